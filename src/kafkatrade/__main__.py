@@ -1,0 +1,3 @@
+from kafkatrade.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""MongoDB storage of quotes and orders, for analysing the strategies afterwards."""
