@@ -64,7 +64,9 @@ class Settings:
     http_timeout: float = _setting(5.0, "seconds before an HTTP call to the provider times out")
     # Trading
     strategies: str = _setting("sma_trend", "comma-separated strategies the bot runs")
-    order_notional: float = _setting(10000.0, "money spent on each BUY order (the article's orderLimit)")
+    order_notional: float = _setting(
+        10000.0, "money spent on each BUY order (the article's orderLimit)"
+    )
     # Observability
     metrics_port: int = _setting(0, "port of the Prometheus /metrics endpoint (0: none)")
     # Local stack
@@ -72,7 +74,9 @@ class Settings:
         Path(".stack"), "folder of the local stack's data, logs and pid files", group="stack"
     )
     cache_dir: Path = _setting(
-        Path(".cache"), "folder of downloaded and built tools (Kafka, FerretDB, Helm)", group="stack"
+        Path(".cache"),
+        "folder of downloaded and built tools (Kafka, FerretDB, Helm)",
+        group="stack",
     )
     kafka_port: int = _setting(9092, "port of the local Kafka broker", group="stack")
     kafka_controller_port: int = _setting(9093, "port of the local KRaft controller", group="stack")
@@ -88,7 +92,9 @@ class Settings:
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{_flag(name)} must be a port between 1 and 65535, not {port}")
         if not 0 <= self.metrics_port <= 65535:
-            raise ConfigError(f"--metrics-port must be between 0 and 65535, not {self.metrics_port}")
+            raise ConfigError(
+                f"--metrics-port must be between 0 and 65535, not {self.metrics_port}"
+            )
         for name in ("stocks_partitions", "quotes_partitions", "orders_partitions"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_flag(name)} must be at least 1, not {getattr(self, name)}")
@@ -145,7 +151,9 @@ class Settings:
     def redacted(self) -> dict[str, object]:
         """The settings as a dict with secrets masked, for logs."""
         return {
-            f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))
+            f.name: (
+                "***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name)
+            )
             for f in dataclasses.fields(self)
         }
 

@@ -19,7 +19,10 @@ def test_defaults_point_at_the_local_stack():
     assert settings.mongo_address == "mongodb://127.0.0.1:27017/"
     assert settings.provider_base_url == "http://127.0.0.1:8080"
     assert (settings.stocks_topic, settings.quotes_topic, settings.orders_topic) == (
-        "Stocks", "Quotes", "Orders")
+        "Stocks",
+        "Quotes",
+        "Orders",
+    )
 
 
 def test_flag_wins_over_environment_which_wins_over_default():

@@ -19,8 +19,10 @@ def test_engine_matches_pandas_ta_reference_on_every_default_symbol(strategy):
             for o in engine.on_quote(bar.to_quote(symbol, "test"))
         ]
         closes = [bar.close for bar in bars]
-        want = [(side, qty, price, bars[i].timestamp)
-                for i, side, qty, price in expected_orders(closes, strategy)]
+        want = [
+            (side, qty, price, bars[i].timestamp)
+            for i, side, qty, price in expected_orders(closes, strategy)
+        ]
         assert got == want, symbol
         total += len(want)
     assert total > 100  # the real data trades: the comparison is not vacuous

@@ -14,7 +14,10 @@ WHEN = datetime(2024, 5, 1, 14, 30, tzinfo=UTC)
 def test_quote_json_is_the_design_format():
     quote = Quote("AAPL", 189.5, 123400, WHEN, "replay")
     assert json.loads(quote.to_json()) == {
-        "symbol": "AAPL", "price": 189.5, "volume": 123400, "timestamp": "2024-05-01T14:30:00Z",
+        "symbol": "AAPL",
+        "price": 189.5,
+        "volume": 123400,
+        "timestamp": "2024-05-01T14:30:00Z",
         "source": "replay",
     }
     assert Quote.from_json(quote.to_json()) == quote
@@ -26,8 +29,16 @@ def test_quote_keeps_bar_fields_when_given():
 
 
 def test_order_round_trip_and_deterministic_id():
-    order = Order(order_id("BRK.B", "sma_trend", WHEN, "BUY"), "BRK.B", "BUY", 52, 189.5, WHEN,
-                  "sma_trend", WHEN)
+    order = Order(
+        order_id("BRK.B", "sma_trend", WHEN, "BUY"),
+        "BRK.B",
+        "BUY",
+        52,
+        189.5,
+        WHEN,
+        "sma_trend",
+        WHEN,
+    )
     assert order.order_id == "BRK.B:sma_trend:2024-05-01T14:30:00Z:BUY"
     assert Order.from_json(order.to_json()) == order
 
@@ -51,8 +62,10 @@ def test_bad_symbols_refused(symbol):
         ({"symbol": "AAPL", "price": "1", "timestamp": "2024-05-01T14:30:00Z"}, "number"),
         ({"symbol": "AAPL", "price": 1, "timestamp": "2024-05-01 14:30"}, "time zone"),
         ({"symbol": "AAPL", "price": 1}, "without timestamp"),
-        ({"symbol": "AAPL", "price": 1, "volume": -5, "timestamp": "2024-05-01T14:30:00Z"},
-         "negative"),
+        (
+            {"symbol": "AAPL", "price": 1, "volume": -5, "timestamp": "2024-05-01T14:30:00Z"},
+            "negative",
+        ),
     ],
 )
 def test_invalid_quotes_name_their_reason(document, reason):

@@ -37,7 +37,10 @@ def test_trend_buys_above_and_sells_below_and_ignores_equality():
     # bar 10: close 10 == SMA 10 -> nothing; bar 11: SMA = 10.2 < 12 -> BUY floor(10000/12)=833
     # bar 12: SMA = (8*10+12+11)/10 = 10.3 < 11 -> long, hold; bar 13: SMA = 10.2 > 9 -> SELL
     orders = [o for q in quotes("AAPL", prices) for o in engine.on_quote(q)]
-    assert [(o.side, o.quantity, o.price) for o in orders] == [("BUY", 833, 12.0), ("SELL", 833, 9.0)]
+    assert [(o.side, o.quantity, o.price) for o in orders] == [
+        ("BUY", 833, 12.0),
+        ("SELL", 833, 9.0),
+    ]
     assert orders[0].timestamp == START + timedelta(minutes=10)
     assert orders[0].order_id == "AAPL:sma_trend:2024-05-01T14:40:00Z:BUY"
 
@@ -71,7 +74,9 @@ def test_a_quote_not_newer_than_the_last_changes_nothing():
 def test_symbols_and_strategies_keep_separate_positions():
     engine = TradingEngine(["sma_trend", "sma_reversion"])
     up = [10.0] * 9 + [12.0]
-    orders = [o for q in quotes("A", up) + quotes("B", [10.0] * 9 + [8.0]) for o in engine.on_quote(q)]
+    orders = [
+        o for q in quotes("A", up) + quotes("B", [10.0] * 9 + [8.0]) for o in engine.on_quote(q)
+    ]
     assert [(o.symbol, o.strategy, o.side) for o in orders] == [
         ("A", "sma_trend", "BUY"),
         ("B", "sma_reversion", "BUY"),

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pymongo import ASCENDING, MongoClient, UpdateOne
+from pymongo import ASCENDING, MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from kafkatrade.config import Settings
-from kafkatrade.models import Order, Quote
+from kafkatrade.models import Order, Quote, format_time
 
 QUOTES = "quotes"
 ORDERS = "orders"
+DUPLICATE_KEY = 11000
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -46,40 +48,57 @@ def ensure_indexes(db: Database) -> None:
     db[ORDERS].create_index([("order_id", ASCENDING)], unique=True, name="order_id")
 
 
+def quote_key(quote: Quote) -> str:
+    """The `_id` of a quote: its unique key (symbol + timestamp) as one string.
+
+    Keying on `_id` lets the server's primary key catch a replay, whatever else it indexes.
+    """
+    return f"{quote.symbol}@{format_time(quote.timestamp)}"
+
+
 def quote_document(quote: Quote) -> dict:
     """BSON-ready: a real date, and no NaN (the models refuse them, FerretDB would too)."""
-    return quote.to_dict() | {"timestamp": quote.timestamp}
+    return quote.to_dict() | {"_id": quote_key(quote), "timestamp": quote.timestamp}
 
 
 def order_document(order: Order) -> dict:
     return order.to_dict() | {
+        "_id": order.order_id,
         "timestamp": order.timestamp,
         "quote_timestamp": order.quote_timestamp,
     }
 
 
+def _store(collection: Collection, documents: dict[str, dict]) -> int:
+    """Inserts the documents, replacing those whose `_id` is already stored (an upsert).
+
+    The fast path is one unordered bulk insert. A replayed record meets its own `_id`; then
+    the stored copies are deleted and the whole batch inserted again. FerretDB's SQLite
+    backend needs this: it writes a bulk insert in one go, but a bulk of upserts statement
+    by statement, hundreds of times slower. Should the process die between the delete and
+    the insert, its offsets were not committed, so the batch is written again.
+    """
+    if not documents:
+        return 0
+    try:
+        collection.insert_many(list(documents.values()), ordered=False)
+        return len(documents)
+    except BulkWriteError as error:
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise
+    collection.delete_many({"_id": {"$in": list(documents)}})
+    collection.insert_many(list(documents.values()), ordered=False)
+    return len(documents)
+
+
 def upsert_quotes(db: Database, quotes: Iterable[Quote]) -> int:
-    """Stores the quotes, each once; the number of statements sent."""
-    # One statement per key: two upserts of one key in a bulk could race into a duplicate.
-    latest = {(q.symbol, q.timestamp): q for q in quotes}
-    operations = [
-        UpdateOne({"symbol": s, "timestamp": t}, {"$set": quote_document(q)}, upsert=True)
-        for (s, t), q in latest.items()
-    ]
-    if operations:
-        db[QUOTES].bulk_write(operations, ordered=False)
-    return len(operations)
+    """Stores the quotes, each once (the last of a key wins); the number of documents."""
+    return _store(db[QUOTES], {quote_key(q): quote_document(q) for q in quotes})
 
 
 def upsert_orders(db: Database, orders: Iterable[Order]) -> int:
-    latest = {o.order_id: o for o in orders}
-    operations = [
-        UpdateOne({"order_id": key}, {"$set": order_document(o)}, upsert=True)
-        for key, o in latest.items()
-    ]
-    if operations:
-        db[ORDERS].bulk_write(operations, ordered=False)
-    return len(operations)
+    """Stores the orders, each once; the number of documents."""
+    return _store(db[ORDERS], {o.order_id: order_document(o) for o in orders})
 
 
 def stored_orders(db: Database) -> list[Order]:

@@ -89,6 +89,4 @@ def consumer(
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
-    return _retry_until_available(
-        lambda: KafkaAdminClient(**connection_config(settings)), settings
-    )
+    return _retry_until_available(lambda: KafkaAdminClient(**connection_config(settings)), settings)

@@ -1,0 +1,216 @@
+"""The main job: the whole pipeline, end to end, on real market data, as separate processes.
+
+It starts (when needed) the local stack, the market replay server, 2 downloaders, 2 bots and
+1 dbservice; publishes the symbols; waits until the replay has ended, the bots and the
+dbservice have caught up and MongoDB holds every quote; prints the figures and stops what it
+started.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from pymongo.database import Database
+
+from kafkatrade import symbols as catalogue
+from kafkatrade.config import Settings
+from kafkatrade.db import mongo
+from kafkatrade.kafka.lag import LagReader
+from kafkatrade.kafka.topics import default_topics, delete_topics, ensure_topics
+from kafkatrade.marketdata import MarketData
+from kafkatrade.stack import Stack
+from kafkatrade.summary import RunSummary, summarize
+
+log = logging.getLogger(__name__)
+
+
+class PipelineError(RuntimeError):
+    """The run could not finish: a service died or the data did not arrive in time."""
+
+
+@dataclass
+class Services:
+    """Child processes of the run, each with its own log file."""
+
+    settings: Settings
+    log_dir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, *args: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as output:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "kafkatrade", *args],
+                env=os.environ | self.settings.to_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop them in order
+            )
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise PipelineError(
+                    f"{name} exited with code {process.returncode}; its log "
+                    f"({self.log_dir / f'{name}.log'}) ends with:\n{tail}"
+                )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to all, then SIGKILL to those still there after `timeout`."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+@dataclass
+class RunOptions:
+    data: MarketData
+    data_path: Path | None
+    symbols: list[str]
+    rate: float = 100.0
+    downloaders: int = 2
+    bots: int = 2
+    dbservices: int = 1
+    timeout: float = 900.0
+    follow: bool = False
+    summary_path: Path | None = Path("run-summary.json")
+
+
+def _wait_for_market(url: str, services: Services, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        services.check_alive()
+        try:
+            requests.get(f"{url}/status", timeout=2).raise_for_status()
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise PipelineError(f"the market replay server at {url} did not start within {timeout:g} s")
+
+
+def _reset(settings: Settings) -> None:
+    """A fresh run: empty topics (and so no committed offsets) and an empty database."""
+    specs = default_topics(settings)
+    delete_topics(settings, [spec.name for spec in specs])
+    ensure_topics(settings, specs)
+    db = mongo.connect(settings)
+    db.client.drop_database(settings.mongo_db)
+    mongo.ensure_indexes(db)
+    db.client.close()
+
+
+def _progress(
+    settings: Settings, lag: LagReader, db: Database, expected: int, started: float
+) -> tuple[bool, str]:
+    """Whether everything arrived, and a one-line progress report."""
+    market = requests.get(f"{settings.provider_base_url}/status", timeout=5).json()
+    stored_quotes = db[mongo.QUOTES].count_documents({})
+    stored_orders = db[mongo.ORDERS].count_documents({})
+    bot_lag = sum(lag.group_lag(settings.bot_group, settings.quotes_topic).values())
+    orders_lag = sum(lag.group_lag(settings.db_orders_group, settings.orders_topic).values())
+    done = market["finished"] and stored_quotes >= expected and bot_lag == 0 and orders_lag == 0
+    line = (
+        f"[{time.monotonic() - started:5.0f}s] replay {str(market['clock'])[:10]} "
+        f"({market['step']}/{market['steps']}) | quotes stored {stored_quotes}/{expected} | "
+        f"orders stored {stored_orders} | bot lag {bot_lag}"
+    )
+    return done, line
+
+
+def _wait_until_done(
+    settings: Settings,
+    options: RunOptions,
+    services: Services,
+    lag: LagReader,
+    db: Database,
+    expected: int,
+    started: float,
+    say: Callable[[str], None],
+) -> None:
+    deadline = started + options.timeout
+    last_line = 0.0
+    while True:
+        services.check_alive()
+        done, line = _progress(settings, lag, db, expected, started)
+        if time.monotonic() - last_line >= 5 or done:
+            say(line)
+            last_line = time.monotonic()
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise PipelineError(f"not finished after {options.timeout:g} s: {line}")
+        time.sleep(1)
+
+
+def run(settings: Settings, options: RunOptions, say: Callable[[str], None] = print) -> RunSummary:
+    """Runs the pipeline to the end of the data and returns its figures."""
+    stack = Stack(settings)
+    started_stack = False
+    if settings.bootstrap_servers is None or settings.mongo_uri is None:
+        started_stack = not stack.status()["kafka"]["running"]
+        say("starting the local stack (Kafka, MongoDB-protocol server)...")
+        stack.up()
+    services = Services(settings, settings.home / "logs")
+    try:
+        _reset(settings)
+        market_args = ["market", "--rate", str(options.rate), "--port", str(settings.market_port)]
+        if options.data_path is not None:
+            market_args += ["--data", str(options.data_path)]
+        services.start("market", *market_args)
+        _wait_for_market(settings.provider_base_url, services)
+        for kind, count in (
+            ("dbservice", options.dbservices),
+            ("bot", options.bots),
+            ("downloader", options.downloaders),
+        ):
+            for instance in range(1, count + 1):
+                services.start(f"{kind}-{instance}", kind, "--instance", str(instance))
+        placement = catalogue.publish(settings, options.symbols)
+        say(
+            f"published {len(placement)} symbols to {settings.stocks_topic}; services' logs in "
+            f"{services.log_dir}"
+        )
+        expected = sum(len(options.data.get(s, ())) for s in options.symbols)
+        started = time.monotonic()
+        with LagReader(settings) as lag, mongo.connect(settings).client as client:
+            db = client[settings.mongo_db]
+            _wait_until_done(settings, options, services, lag, db, expected, started, say)
+            elapsed = time.monotonic() - started
+            summary = summarize(db, options.symbols)
+            summary.kafka = {
+                "quotes": sum(lag.end_offsets(settings.quotes_topic).values()),
+                "orders": sum(lag.end_offsets(settings.orders_topic).values()),
+            }
+        summary.elapsed_seconds = round(elapsed, 2)
+        summary.quotes_per_second = round(summary.totals["quotes"] / elapsed, 1)
+        if options.summary_path is not None:
+            summary.write(options.summary_path)
+        if options.follow:
+            say("following: the stack and services stay up; Ctrl-C stops them")
+            while True:
+                services.check_alive()
+                time.sleep(1)
+        return summary
+    finally:
+        services.stop()
+        if started_stack and not options.follow:
+            stack.down()

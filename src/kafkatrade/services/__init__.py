@@ -1,0 +1,1 @@
+"""The three microservices, each a thin loop over pure logic and the shared Kafka plumbing."""

@@ -1,0 +1,86 @@
+"""TradingBot: turns the quotes of its `Quotes` partitions into orders on `Orders`.
+
+Quotes are keyed by symbol, so a symbol's whole history reaches one replica. A replica that
+is given a partition reads it again from the beginning to rebuild each symbol's indicator
+window and position, and sends orders only past the group's committed offset: after a
+restart or a rebalance, the next order is the one an uninterrupted bot would have made.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from kafka import OffsetAndMetadata, TopicPartition
+
+from kafkatrade.config import Settings
+from kafkatrade.kafka import clients
+from kafkatrade.kafka.rebalance import RewindOnAssign
+from kafkatrade.models import InvalidRecord, Quote, epoch_ms
+from kafkatrade.trading.engine import TradingEngine
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings, instance: str, stop: threading.Event) -> None:
+    consumer = clients.consumer(settings, settings.bot_group, client_id=f"bot-{instance}")
+    listener = RewindOnAssign(consumer)
+    consumer.subscribe([settings.quotes_topic], listener=listener)
+    producer = clients.producer(settings, client_id=f"bot-{instance}")
+    engines: dict[TopicPartition, TradingEngine] = {}
+    replay_until: dict[TopicPartition, int] = {}
+    log.info("started strategies=%s group=%s", settings.strategies, settings.bot_group)
+    try:
+        while not stop.is_set():
+            records = consumer.poll(timeout_ms=500)
+            for change, partitions in listener.changes():
+                for tp in partitions:
+                    engines.pop(tp, None)
+                    replay_until.pop(tp, None)
+                    if change == "assigned":
+                        engines[tp] = TradingEngine(
+                            settings.strategy_names, settings.order_notional
+                        )
+                        committed = consumer.committed(tp)
+                        replay_until[tp] = committed or 0
+                log.info("partitions %s %s", change, sorted(tp.partition for tp in partitions))
+            commits: dict[TopicPartition, OffsetAndMetadata] = {}
+            for tp, batch in records.items():
+                engine = engines[tp]
+                for record in batch:
+                    try:
+                        quote = Quote.from_json(record.value)
+                    except InvalidRecord as error:
+                        log.warning(
+                            "skipped partition=%d offset=%d reason=%r",
+                            tp.partition,
+                            record.offset,
+                            str(error),
+                        )
+                        continue
+                    orders = engine.on_quote(quote)
+                    if record.offset < replay_until[tp]:
+                        continue  # replaying: these orders were sent before
+                    for order in orders:
+                        producer.send(
+                            settings.orders_topic,
+                            key=order.symbol,
+                            value=order.to_json(),
+                            timestamp_ms=epoch_ms(order.timestamp),
+                        )
+                        log.info(
+                            "order id=%s quantity=%d price=%s",
+                            order.order_id,
+                            order.quantity,
+                            order.price,
+                        )
+                if batch[-1].offset >= replay_until[tp]:
+                    commits[tp] = OffsetAndMetadata(batch[-1].offset + 1, "", -1)
+            if commits:
+                # Orders are on the broker before the quotes that made them count as done.
+                producer.flush()
+                consumer.commit(commits)
+    finally:
+        producer.close()
+        consumer.close()
+        log.info("stopped")

@@ -1,0 +1,116 @@
+"""DbService: stores `Quotes` and `Orders` in MongoDB, each topic in its own consumer group.
+
+A batch is upserted in bulk and its offsets are committed only after the write succeeded;
+when the write fails the consumer rewinds to the batch's start and retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from kafkatrade.config import Settings
+from kafkatrade.db import mongo
+from kafkatrade.kafka import clients
+from kafkatrade.models import InvalidRecord, Order, Quote
+from kafkatrade.services.runtime import Backoff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Stream:
+    """One topic, its consumer group and how its records are parsed and stored."""
+
+    topic: str
+    consumer: KafkaConsumer
+    parse: Callable[[bytes], Quote | Order]
+    store: Callable[[Database, list], int]
+
+
+def store_batch(db: Database, stream: _Stream, timeout_ms: int = 200) -> int:
+    """Polls one batch, stores it and commits; rewinds and re-raises when the write fails."""
+    records = stream.consumer.poll(timeout_ms=timeout_ms, max_records=1000)
+    if not records:
+        return 0
+    items = []
+    for tp, batch in records.items():
+        for record in batch:
+            try:
+                items.append(stream.parse(record.value))
+            except InvalidRecord as error:
+                log.warning(
+                    "skipped topic=%s partition=%d offset=%d reason=%r",
+                    tp.topic,
+                    tp.partition,
+                    record.offset,
+                    str(error),
+                )
+    try:
+        written = stream.store(db, items)
+    except PyMongoError:
+        for tp, batch in records.items():
+            stream.consumer.seek(tp, batch[0].offset)
+        raise
+    stream.consumer.commit()
+    return written
+
+
+def run(settings: Settings, instance: str, stop: threading.Event) -> None:
+    db = mongo.connect(settings)
+    mongo.ensure_indexes(db)
+    streams = [
+        _Stream(
+            settings.quotes_topic,
+            clients.consumer(
+                settings,
+                settings.db_quotes_group,
+                [settings.quotes_topic],
+                client_id=f"dbservice-{instance}-quotes",
+            ),
+            Quote.from_json,
+            mongo.upsert_quotes,
+        ),
+        _Stream(
+            settings.orders_topic,
+            clients.consumer(
+                settings,
+                settings.db_orders_group,
+                [settings.orders_topic],
+                client_id=f"dbservice-{instance}-orders",
+            ),
+            Order.from_json,
+            mongo.upsert_orders,
+        ),
+    ]
+    backoff = Backoff()
+    log.info("started database=%s", settings.mongo_db)
+    try:
+        while not stop.is_set():
+            for stream in streams:
+                try:
+                    written = store_batch(db, stream)
+                except PyMongoError as error:
+                    delay = backoff.next_delay()
+                    log.warning(
+                        "write failed topic=%s error=%r retry_in=%.1fs",
+                        stream.topic,
+                        str(error),
+                        delay,
+                    )
+                    stop.wait(delay)
+                    continue
+                backoff.reset()
+                if written:
+                    log.info("stored topic=%s documents=%d", stream.topic, written)
+    finally:
+        for stream in streams:
+            stream.consumer.close()
+        db.client.close()
+        log.info("stopped")

@@ -1,0 +1,49 @@
+"""What every service process needs: logs that grep well, a stop flag, and backoff."""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import sys
+import threading
+
+
+def configure_logging(service: str, instance: str, level: int = logging.INFO) -> None:
+    """`time level service=bot instance=1 message`: one line per event, easy to grep."""
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s service={service} instance={instance} %(message)s",
+        force=True,
+    )
+    # The Kafka client is chatty at INFO (every connection and rebalance step).
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C)."""
+    stop = threading.Event()
+
+    def _handler(signum, _frame) -> None:
+        logging.getLogger(__name__).info("signal=%s stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    return stop
+
+
+class Backoff:
+    """Exponential delays with full jitter, capped: retries that do not stampede."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+        self.base, self.cap, self.attempt = base, cap, 0
+
+    def next_delay(self) -> float:
+        delay = random.uniform(0, min(self.cap, self.base * 2**self.attempt))
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0

@@ -1,0 +1,59 @@
+"""Helpers for tests that run services as real processes and read topics back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kafka import TopicPartition
+
+from kafkatrade.config import Settings
+from kafkatrade.kafka import clients
+from kafkatrade.models import Order, Quote
+
+
+def read_topic(settings: Settings, topic: str) -> dict[int, list]:
+    """Every record of `topic` up to its current end, per partition, in offset order."""
+    consumer = clients.consumer(settings, group_id=None)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        records: dict[int, list] = {tp.partition: [] for tp in partitions}
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                records[tp.partition] += [r for r in batch if r.offset < end[tp]]
+        return records
+    finally:
+        consumer.close()
+
+
+def read_orders(settings: Settings) -> list[Order]:
+    return [
+        Order.from_json(r.value)
+        for batch in read_topic(settings, settings.orders_topic).values()
+        for r in batch
+    ]
+
+
+def read_quotes(settings: Settings) -> list[Quote]:
+    return [
+        Quote.from_json(r.value)
+        for batch in read_topic(settings, settings.quotes_topic).values()
+        for r in batch
+    ]
+
+
+def start_service(settings: Settings, log_dir: Path, name: str, *args: str) -> subprocess.Popen:
+    """`kafkatrade <args>` as its own process, configured through the environment."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{name}.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kafkatrade", *args],
+            env=os.environ | settings.to_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
