@@ -13,7 +13,7 @@ $(BIN)/kafkatrade: pyproject.toml
 
 ## run: the whole pipeline end to end on the default real market data
 run: $(BIN)/kafkatrade
-	$(BIN)/kafkatrade run $(ARGS)
+	$(BIN)/kafkatrade run --symbols stocks.txt $(ARGS)
 
 ## test: the whole test suite on the real broker, FerretDB and Helm
 test: $(BIN)/kafkatrade

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
 from kafkatrade.config import Settings
 from kafkatrade.kafka import clients
@@ -57,3 +59,35 @@ def start_service(settings: Settings, log_dir: Path, name: str, *args: str) -> s
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+
+def group_partitions(settings: Settings, group: str) -> dict[str, set[int]] | None:
+    """client id -> partitions of each member of a Stable group; None while it rebalances."""
+    admin = clients.admin(settings)
+    try:
+        description = admin.describe_groups([group])[group]
+    except KafkaError as error:
+        if error.retriable:  # the coordinator is not elected yet
+            return None
+        raise
+    finally:
+        admin.close()
+    if description["group_state"] != "Stable":
+        return None
+    return {
+        member["client_id"]: {
+            p for a in member["member_assignment"]["assigned_partitions"] for p in a["partitions"]
+        }
+        for member in description["members"]
+    }
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
+    """The first truthy value of `condition()` within `timeout` seconds, else a failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not within {timeout:g} s: {what}")

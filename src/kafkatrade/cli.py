@@ -41,10 +41,12 @@ def _cmd_stack(args: argparse.Namespace) -> int:
 
 
 def _cmd_market(args: argparse.Namespace) -> int:
+    from kafkatrade.market.replay import check_rate
     from kafkatrade.market.server import serve
     from kafkatrade.marketdata import load
 
     settings = _settings(args)
+    check_rate(args.rate)
     data = load(args.data)
     print(
         f"replaying {sum(len(b) for b in data.values())} bars of {len(data)} symbols "
@@ -280,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"symbols {args.action} needs a file or at least one symbol")
     if args.handler is not _cmd_service:  # services set their own log format
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        logging.getLogger("kafka").setLevel(logging.WARNING)
+        # The client logs every failed connection attempt; our own error line says it once.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         return args.handler(args)
     except KeyboardInterrupt:

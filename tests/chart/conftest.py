@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from kafkatrade.stack.provision import ensure_helm
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "kafkatrade"
@@ -27,14 +30,8 @@ WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 
 def find_helm() -> Path:
-    """Helm 4 from the project's provisioning (built once into .cache/bin), else that file."""
-    try:
-        from kafkatrade.stack.provision import ensure_helm
-    except ImportError:
-        ensure_helm = None
-    if ensure_helm is not None:
-        return ensure_helm(REPO / ".cache")
-    return REPO / ".cache" / "bin" / "helm"
+    """Helm 4 from the project's provisioning (built once into the tool cache)."""
+    return ensure_helm(Path(os.environ.get("KAFKATRADE_CACHE_DIR", REPO / ".cache")))
 
 
 @pytest.fixture(scope="session")

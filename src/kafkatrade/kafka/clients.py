@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
+from kafka.serializer import Serializer
 
 from kafkatrade.config import Settings
 
@@ -25,6 +26,8 @@ def connection_config(settings: Settings) -> dict:
         "bootstrap_servers": settings.kafka_bootstrap.split(","),
         "security_protocol": settings.security_protocol,
         "request_timeout_ms": 30_000,
+        # One bootstrap attempt spans the whole timeout: a failed client leaks its IO thread.
+        "bootstrap_timeout_ms": int(settings.kafka_timeout * 1000),
     }
     optional = {
         "sasl_mechanism": settings.sasl_mechanism,
@@ -54,13 +57,20 @@ def _retry_until_available(make, settings: Settings):
             time.sleep(0.5)
 
 
+class SymbolKey(Serializer):
+    """Record keys are symbols: text on our side, UTF-8 bytes on the wire."""
+
+    def serialize(self, topic, headers, data):
+        return data.encode() if isinstance(data, str) else data
+
+
 def producer(settings: Settings, **overrides) -> KafkaProducer:
     """A producer that waits for all in-sync replicas and never reorders a key's records."""
     config = connection_config(settings) | {
         "acks": "all",
         "linger_ms": 5,
         "max_in_flight_requests_per_connection": 1,
-        "key_serializer": lambda key: key.encode() if isinstance(key, str) else key,
+        "key_serializer": SymbolKey(),
     }
     config.update(overrides)
     return _retry_until_available(lambda: KafkaProducer(**config), settings)

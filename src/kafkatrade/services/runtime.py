@@ -17,8 +17,8 @@ def configure_logging(service: str, instance: str, level: int = logging.INFO) ->
         format=f"%(asctime)s %(levelname)s service={service} instance={instance} %(message)s",
         force=True,
     )
-    # The Kafka client is chatty at INFO (every connection and rebalance step).
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # The Kafka client logs every connection attempt and rebalance step; keep its errors.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
 
 
 def stop_on_signals() -> threading.Event:

@@ -1,0 +1,79 @@
+"""Every user mistake ends in one clear line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def kafkatrade(*args: str, env: dict[str, str] | None = None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "kafkatrade", *args],
+        env=os.environ | (env or {}),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_one_line_error(result, *words: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_unknown_strategy_stops_the_bot_before_it_connects():
+    result = kafkatrade(
+        "bot", "--strategies", "sma_trend,sma_trnd", "--bootstrap-servers", "127.0.0.1:1"
+    )
+    assert_one_line_error(result, "unknown strategy 'sma_trnd'", "sma_trend, sma_reversion")
+
+
+def test_unknown_strategy_in_the_environment_stops_run(tmp_path):
+    result = kafkatrade("run", env={"KAFKATRADE_STRATEGIES": "golden_cross"}, cwd=tmp_path)
+    assert_one_line_error(result, "unknown strategy 'golden_cross'")
+
+
+def test_malformed_symbols_file_names_the_line(tmp_path):
+    symbols = tmp_path / "symbols.txt"
+    symbols.write_text("AAPL\n# a comment\nMSFT\nbrk b\n")
+    result = kafkatrade("symbols", "publish", str(symbols), "--bootstrap-servers", "127.0.0.1:1")
+    assert_one_line_error(result, f"{symbols}:4", "invalid symbol 'brk b'")
+
+
+def test_data_file_in_an_unknown_format_stops_run_before_anything_starts(tmp_path):
+    data = tmp_path / "prices.csv"
+    data.write_text("when;what;how much\n2024-01-02;AAPL;185.6\n")
+    result = kafkatrade("run", "--data", str(data), cwd=tmp_path)
+    assert_one_line_error(result, "prices.csv")
+    assert not (tmp_path / ".stack").exists()  # nothing was started
+
+
+def test_unreachable_broker_is_reported_after_its_timeout():
+    result = kafkatrade(
+        "symbols", "list", "--bootstrap-servers", "127.0.0.1:1", "--kafka-timeout", "2"
+    )
+    assert_one_line_error(result, "Kafka at 127.0.0.1:1 did not answer within 2 s")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["bot", "--kafka-port", "nine"], ["--kafka-port: 'nine' is not a valid int"]),
+        (
+            ["symbols", "publish", "aapl", "--bootstrap-servers", "127.0.0.1:1"],
+            ["invalid symbol 'aapl'"],
+        ),
+        (["market", "--rate", "-1", "--port", "18081"], ["rate"]),
+    ],
+)
+def test_bad_settings_are_named(args, words):
+    assert_one_line_error(kafkatrade(*args), *words)
