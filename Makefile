@@ -21,8 +21,8 @@ test: $(BIN)/kafkatrade
 	$(BIN)/pytest $(ARGS)
 
 lint: $(BIN)/kafkatrade
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 stack-up: $(BIN)/kafkatrade
 	$(BIN)/kafkatrade stack up
