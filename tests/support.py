@@ -8,45 +8,20 @@ import sys
 import time
 from pathlib import Path
 
-from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from kafkatrade.config import Settings
 from kafkatrade.kafka import clients
+from kafkatrade.kafka.history import read_history
 from kafkatrade.models import Order, Quote
 
 
-def read_topic(settings: Settings, topic: str) -> dict[int, list]:
-    """Every record of `topic` up to its current end, per partition, in offset order."""
-    consumer = clients.consumer(settings, group_id=None)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        records: dict[int, list] = {tp.partition: [] for tp in partitions}
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            for tp, batch in consumer.poll(timeout_ms=500).items():
-                records[tp.partition] += [r for r in batch if r.offset < end[tp]]
-        return records
-    finally:
-        consumer.close()
-
-
 def read_orders(settings: Settings) -> list[Order]:
-    return [
-        Order.from_json(r.value)
-        for batch in read_topic(settings, settings.orders_topic).values()
-        for r in batch
-    ]
+    return [Order.from_json(r.value) for r in read_history(settings, settings.orders_topic)]
 
 
 def read_quotes(settings: Settings) -> list[Quote]:
-    return [
-        Quote.from_json(r.value)
-        for batch in read_topic(settings, settings.quotes_topic).values()
-        for r in batch
-    ]
+    return [Quote.from_json(r.value) for r in read_history(settings, settings.quotes_topic)]
 
 
 def start_service(settings: Settings, log_dir: Path, name: str, *args: str) -> subprocess.Popen:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from kafka import TopicPartition
-
 from kafkatrade.config import Settings
 from kafkatrade.kafka import clients
+from kafkatrade.kafka.history import MissingTopic, partition_count, read_history
 from kafkatrade.models import InvalidRecord, validate_symbol
 
 
@@ -53,28 +52,15 @@ class SymbolTable:
 
 def read_catalogue(settings: Settings) -> tuple[SymbolTable, int]:
     """The current contents of `Stocks` and its partition count, read from the beginning."""
-    consumer = clients.consumer(settings, group_id=None)
     try:
-        partitions = consumer.partitions_for_topic(settings.stocks_topic)
-        if not partitions:
-            raise SymbolsError(
-                f"topic {settings.stocks_topic} does not exist; run `kafkatrade stack up`"
-            )
-        assigned = [TopicPartition(settings.stocks_topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        end = consumer.end_offsets(assigned)
+        partitions = partition_count(settings, settings.stocks_topic)
         table = SymbolTable()
-        for tp in assigned:
-            table.by_partition[tp.partition] = set()
-        while any(consumer.position(tp) < end[tp] for tp in assigned):
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                for record in records:
-                    if record.offset < end[tp]:
-                        table.apply(tp.partition, record.key, record.value)
-        return table, len(assigned)
-    finally:
-        consumer.close()
+        table.by_partition = {p: set() for p in range(partitions)}
+        for record in read_history(settings, settings.stocks_topic):
+            table.apply(record.partition, record.key, record.value)
+    except MissingTopic as error:
+        raise SymbolsError(str(error)) from None
+    return table, partitions
 
 
 def parse_symbols(words: Iterable[str], origin: str = "command line") -> list[str]:

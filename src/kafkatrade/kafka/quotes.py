@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from kafka import TopicPartition
-
 from kafkatrade.config import Settings
-from kafkatrade.kafka import clients
+from kafkatrade.kafka.history import read_history
 
 
 def last_quote_times(settings: Settings, symbols: set[str]) -> dict[str, int]:
@@ -17,22 +15,9 @@ def last_quote_times(settings: Settings, symbols: set[str]) -> dict[str, int]:
     """
     latest = dict.fromkeys(symbols, 0)
     keys = {symbol.encode() for symbol in symbols}
-    consumer = clients.consumer(settings, group_id=None)
-    try:
-        partitions = [
-            TopicPartition(settings.quotes_topic, p)
-            for p in sorted(consumer.partitions_for_topic(settings.quotes_topic))
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                for record in records:
-                    if record.offset < end[tp] and record.key in keys:
-                        symbol = record.key.decode()
-                        # The downloader sets the record timestamp to the quote's event time.
-                        latest[symbol] = max(latest[symbol], record.timestamp)
-        return latest
-    finally:
-        consumer.close()
+    for record in read_history(settings, settings.quotes_topic):
+        if record.key in keys:
+            # The downloader sets the record timestamp to the quote's event time.
+            symbol = record.key.decode()
+            latest[symbol] = max(latest[symbol], record.timestamp)
+    return latest

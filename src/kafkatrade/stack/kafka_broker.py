@@ -193,7 +193,7 @@ class KafkaBroker:
             # one only once the port accepts connections: normally the first try succeeds.)
             try_ms = int(min(5.0, max(0.5, deadline - time.monotonic())) * 1000)
             try:
-                with KafkaAdminClient(**config, bootstrap_timeout_ms=try_ms) as admin:
+                with KafkaAdminClient(**config | {"bootstrap_timeout_ms": try_ms}) as admin:
                     while not admin.describe_cluster().get("brokers"):
                         self._check_alive()
                         if time.monotonic() >= deadline:
