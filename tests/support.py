@@ -8,10 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from kafka.errors import KafkaError
-
 from kafkatrade.config import Settings
-from kafkatrade.kafka import clients
+from kafkatrade.kafka.groups import describe_groups
 from kafkatrade.kafka.history import read_history
 from kafkatrade.models import Order, Quote
 
@@ -38,22 +36,12 @@ def start_service(settings: Settings, log_dir: Path, name: str, *args: str) -> s
 
 def group_partitions(settings: Settings, group: str) -> dict[str, set[int]] | None:
     """client id -> partitions of each member of a Stable group; None while it rebalances."""
-    admin = clients.admin(settings)
-    try:
-        description = admin.describe_groups([group])[group]
-    except KafkaError as error:
-        if error.retriable:  # the coordinator is not elected yet
-            return None
-        raise
-    finally:
-        admin.close()
-    if description["group_state"] != "Stable":
+    described = describe_groups(settings, [group])[group]
+    if described.state != "Stable":
         return None
     return {
-        member["client_id"]: {
-            p for a in member["member_assignment"]["assigned_partitions"] for p in a["partitions"]
-        }
-        for member in description["members"]
+        member.client_id: {p for parts in member.partitions.values() for p in parts}
+        for member in described.members
     }
 
 

@@ -95,6 +95,14 @@ def _cmd_symbols(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from kafkatrade import status
+
+    report = status.collect(_settings(args))
+    print(json.dumps(report, indent=2) if args.json else status.render(report))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from kafkatrade import pipeline
     from kafkatrade.marketdata import load
@@ -237,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
         add_arguments(service, ("common", "stack"))
         service.set_defaults(handler=_cmd_service)
+
+    status = commands.add_parser(
+        "status",
+        help="groups and members, each downloader's symbols, lag, last quote age",
+        description="Reads the cluster: the consumer groups with their members and lag per "
+        "partition, which downloader owns which symbol, and the age of each symbol's last quote.",
+    )
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    add_arguments(status, ("common", "stack"))
+    status.set_defaults(handler=_cmd_status)
 
     symbols = commands.add_parser(
         "symbols",

@@ -6,6 +6,10 @@ forever; ours stays in the group and follows the `Stocks` partitions it holds.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -17,6 +21,18 @@ from kafkatrade.marketdata import load
 from tests.support import group_partitions, read_quotes, start_service, wait_for
 
 pytestmark = pytest.mark.stack
+
+
+def kafkatrade_status(settings) -> str:
+    finished = subprocess.run(
+        [sys.executable, "-m", "kafkatrade", "status", "--json"],
+        env=os.environ | settings.to_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return finished.stdout
 
 
 def quote_counts(settings) -> Counter:
@@ -57,6 +73,13 @@ def test_downloaders_share_fail_over_follow_symbol_changes_and_resume(isolated, 
             assert all(shares), shares  # non-empty
             assert shares[0].isdisjoint(shares[1])
             assert shares[0] | shares[1] == set(first)
+            # `kafkatrade status --json` tells the same ownership
+            report = json.loads(kafkatrade_status(settings))
+            for client, parts in members.items():
+                for partition in parts:
+                    for symbol in table.by_partition[partition]:
+                        assert report["symbols"][symbol]["downloader"] == client
+            assert report["groups"][group]["lag"] is None  # it commits nothing
 
             two.terminate()
             two.wait(15)
