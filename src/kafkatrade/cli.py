@@ -59,6 +59,7 @@ def _cmd_market(args: argparse.Namespace) -> int:
 
 def _cmd_service(args: argparse.Namespace) -> int:
     from kafkatrade.services import bot, dbservice, downloader
+    from kafkatrade.services.health import serve_health
     from kafkatrade.services.runtime import configure_logging, stop_on_signals
     from kafkatrade.strategies import check_names
 
@@ -69,7 +70,11 @@ def _cmd_service(args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info("settings %s", settings.redacted())
     stop = stop_on_signals()
     service = {"downloader": downloader, "bot": bot, "dbservice": dbservice}[args.command]
-    service.run(settings, args.instance, stop)
+    health = serve_health(settings.metrics_port)
+    try:
+        service.run(settings, args.instance, stop, health)
+    finally:
+        health.close()
     return 0
 
 

@@ -68,7 +68,7 @@ class Settings:
         10000.0, "money spent on each BUY order (the article's orderLimit)"
     )
     # Observability
-    metrics_port: int = _setting(0, "port of the Prometheus /metrics endpoint (0: none)")
+    metrics_port: int = _setting(0, "port of the /metrics, /healthz and /readyz endpoint (0: none)")
     # Local stack
     home: Path = _setting(
         Path(".stack"), "folder of the local stack's data, logs and pid files", group="stack"

@@ -17,12 +17,13 @@ from kafkatrade.config import Settings
 from kafkatrade.kafka import clients
 from kafkatrade.kafka.rebalance import RewindOnAssign
 from kafkatrade.models import InvalidRecord, Quote, epoch_ms
+from kafkatrade.services.health import Health
 from kafkatrade.trading.engine import TradingEngine
 
 log = logging.getLogger(__name__)
 
 
-def run(settings: Settings, instance: str, stop: threading.Event) -> None:
+def run(settings: Settings, instance: str, stop: threading.Event, health: Health) -> None:
     consumer = clients.consumer(settings, settings.bot_group, client_id=f"bot-{instance}")
     listener = RewindOnAssign(consumer)
     consumer.subscribe([settings.quotes_topic], listener=listener)
@@ -32,7 +33,9 @@ def run(settings: Settings, instance: str, stop: threading.Event) -> None:
     log.info("started strategies=%s group=%s", settings.strategies, settings.bot_group)
     try:
         while not stop.is_set():
+            health.beat()
             records = consumer.poll(timeout_ms=500)
+            health.mark_ready()
             for change, partitions in listener.changes():
                 for tp in partitions:
                     engines.pop(tp, None)

@@ -19,6 +19,7 @@ from kafkatrade.config import Settings
 from kafkatrade.db import mongo
 from kafkatrade.kafka import clients
 from kafkatrade.models import InvalidRecord, Order, Quote
+from kafkatrade.services.health import Health
 from kafkatrade.services.runtime import Backoff
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def store_batch(db: Database, stream: _Stream, timeout_ms: int = 200) -> int:
     return written
 
 
-def run(settings: Settings, instance: str, stop: threading.Event) -> None:
+def run(settings: Settings, instance: str, stop: threading.Event, health: Health) -> None:
     db = mongo.connect(settings)
     mongo.ensure_indexes(db)
     streams = [
@@ -93,6 +94,7 @@ def run(settings: Settings, instance: str, stop: threading.Event) -> None:
     log.info("started database=%s", settings.mongo_db)
     try:
         while not stop.is_set():
+            health.beat()
             for stream in streams:
                 try:
                     written = store_batch(db, stream)
@@ -107,6 +109,7 @@ def run(settings: Settings, instance: str, stop: threading.Event) -> None:
                     stop.wait(delay)
                     continue
                 backoff.reset()
+                health.mark_ready()
                 if written:
                     log.info("stored topic=%s documents=%d", stream.topic, written)
     finally:

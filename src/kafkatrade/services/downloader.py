@@ -20,6 +20,7 @@ from kafkatrade.kafka.rebalance import RewindOnAssign
 from kafkatrade.models import Quote, epoch_ms
 from kafkatrade.providers import Provider, ProviderError
 from kafkatrade.providers.iex import IexProvider
+from kafkatrade.services.health import Health
 from kafkatrade.services.runtime import Backoff
 from kafkatrade.symbols import SymbolTable
 
@@ -57,7 +58,7 @@ def publish_quotes(
         cursors[quote.symbol] = max(cursors[quote.symbol], epoch_ms(quote.timestamp))
 
 
-def run(settings: Settings, instance: str, stop: threading.Event) -> None:
+def run(settings: Settings, instance: str, stop: threading.Event, health: Health) -> None:
     provider = IexProvider(
         settings.provider_base_url, settings.provider_api_key, timeout=settings.http_timeout
     )
@@ -74,7 +75,9 @@ def run(settings: Settings, instance: str, stop: threading.Event) -> None:
     log.info("started provider=%s group=%s", provider.base_url, settings.downloader_group)
     try:
         while not stop.is_set():
+            health.beat()
             records = consumer.poll(timeout_ms=200)
+            health.mark_ready()
             for change, partitions in listener.changes():
                 for tp in partitions:
                     table.drop(tp.partition)
