@@ -108,6 +108,44 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quote_source(args: argparse.Namespace):
+    from kafkatrade.backtest import QuoteSource
+
+    if args.mongo:
+        return QuoteSource("mongo")
+    if args.topic is not None:
+        return QuoteSource("topic", topic=args.topic or None)
+    return QuoteSource("data", path=args.data)
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from kafkatrade import backtest
+
+    settings = _settings(args)
+    source = _quote_source(args)
+    evaluation = backtest.backtest(settings, source, args.strategy)
+    if args.json:
+        print(json.dumps(evaluation.to_dict(), indent=2))
+    else:
+        print(backtest.table(evaluation))
+        print(
+            f"\n{len(evaluation.orders)} orders of {', '.join(evaluation.strategies)} over "
+            f"{source.describe(settings)}; return = P&L / capital "
+            f"(notional x strategies per symbol); `--json` for the definitions and the orders"
+        )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from kafkatrade import report
+
+    settings = _settings(args)
+    source = _quote_source(args)
+    written = report.report_of_source(settings, source, args.strategy, args.out)
+    print(f"report of {source.describe(settings)} in {written.path} ({len(written.charts)} charts)")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from kafkatrade import pipeline
     from kafkatrade.marketdata import load
@@ -133,6 +171,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         follow=args.follow,
         summary_path=args.summary,
+        report_dir=args.report,
     )
     summary = pipeline.run(settings, options)
     print()
@@ -143,6 +182,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"figures in {args.summary}"
     )
     return 0
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The quotes of a backtest or report (one source), and the strategies to run."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data",
+        type=Path,
+        help="market data file or folder, as `run --data` reads (default source: "
+        "matplotlib's Yahoo Finance samples, 11 symbols)",
+    )
+    source.add_argument(
+        "--topic",
+        nargs="?",
+        const="",
+        metavar="TOPIC",
+        help="the records retained on a quotes topic (no name: the Quotes topic setting)",
+    )
+    source.add_argument(
+        "--mongo",
+        action="store_true",
+        help="the quotes stored in MongoDB (report: with the orders the live bot stored)",
+    )
+    parser.add_argument(
+        "--strategy",
+        action="append",
+        metavar="NAME[:param=value...]",
+        help="a strategy to run, repeatable (default: the strategies setting, "
+        "KAFKATRADE_STRATEGIES)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("run-summary.json"),
         help="where to write the figures as JSON (default: run-summary.json)",
+    )
+    run.add_argument(
+        "--report",
+        type=Path,
+        help="folder of the report written at the end, report.md and charts "
+        "(default: <home>/report, i.e. .stack/report)",
     )
     run.add_argument(
         "--follow",
@@ -261,6 +336,44 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(status, ("common", "stack"))
     status.set_defaults(handler=_cmd_status)
 
+    backtest = commands.add_parser(
+        "backtest",
+        help="run the bot's strategies over a data file, the Quotes topic or MongoDB",
+        description="Replays quotes through the very engine the TradingBot runs and prints, "
+        "per symbol and in total: round-trip trades, win rate, realized and unrealized P&L "
+        "(open positions marked to the last close), return = P&L / capital (capital = notional "
+        "x strategies per symbol), max drawdown of the equity curve marked to every close, "
+        "Sharpe of the per-bar equity returns annualized with sqrt(bars per year) from each "
+        "symbol's median bar spacing (252 daily, 52 weekly, 12 monthly), exposure (share of "
+        "bars in a position), and buy and hold of the same capital from the first close.",
+    )
+    _add_source_arguments(backtest)
+    backtest.add_argument(
+        "--json",
+        action="store_true",
+        help="print the figures, their definitions and every order as JSON",
+    )
+    add_arguments(backtest, ("common", "stack"))
+    backtest.set_defaults(handler=_cmd_backtest)
+
+    report = commands.add_parser(
+        "report",
+        help="write report.md and PNG charts of a live run (--mongo) or of a backtest",
+        description="--mongo: the quotes and the orders stored in MongoDB by a live run; "
+        "--data/--topic: a backtest over those quotes. Writes report.md (the backtest's "
+        "figures and their definitions) and, per symbol, a chart of the closes with the "
+        "strategies' indicator and a marker per order above the equity against buy and hold.",
+    )
+    _add_source_arguments(report)
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report"),
+        help="folder to write report.md and the charts into (default: report)",
+    )
+    add_arguments(report, ("common", "stack"))
+    report.set_defaults(handler=_cmd_report)
+
     symbols = commands.add_parser(
         "symbols",
         help="manage the traded symbols on the Stocks topic",
@@ -278,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions a user's mistake can cause: reported in one line, no traceback."""
+    from kafkatrade.backtest import NoQuotes
     from kafkatrade.db.mongo import DatabaseUnavailable
     from kafkatrade.kafka.clients import KafkaUnavailable
     from kafkatrade.marketdata import DataFormatError
@@ -295,6 +409,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         DatabaseUnavailable,
         StackError,
         PipelineError,
+        NoQuotes,
     )
 
 

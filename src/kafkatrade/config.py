@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "KAFKATRADE_"
+# The bars the strategies can see (kafkatrade.trading.bars.PERIODS).
+BARS = ("tick", "1m", "5m", "15m", "1h", "1d")
 
 
 class ConfigError(ValueError):
@@ -67,6 +70,18 @@ class Settings:
     order_notional: float = _setting(
         10000.0, "money spent on each BUY order (the article's orderLimit)"
     )
+    bar: str = _setting(
+        "tick", "bars the strategies see: tick (a bar per quote), 1m, 5m, 15m, 1h or 1d"
+    )
+    max_position_value: float | None = _setting(
+        None, "most a position (one symbol, one strategy) may be worth at entry (default: no cap)"
+    )
+    stop_loss_pct: float | None = _setting(
+        None, "sell a long position whose close falls this many percent below entry"
+    )
+    take_profit_pct: float | None = _setting(
+        None, "sell a long position whose close rises this many percent above entry"
+    )
     # Observability
     metrics_port: int = _setting(0, "port of the /metrics, /healthz and /readyz endpoint (0: none)")
     # Local stack
@@ -101,6 +116,16 @@ class Settings:
         for name in ("poll_interval", "http_timeout", "kafka_timeout", "order_notional"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_flag(name)} must be positive, not {getattr(self, name)}")
+        for name in ("max_position_value", "stop_loss_pct", "take_profit_pct"):
+            value = getattr(self, name)
+            if value is not None and not (0 < value < math.inf):
+                raise ConfigError(f"{_flag(name)} must be a positive number, not {value}")
+        if self.stop_loss_pct is not None and self.stop_loss_pct >= 100:
+            raise ConfigError(
+                f"--stop-loss-pct is a percentage below 100, not {self.stop_loss_pct}"
+            )
+        if self.bar not in BARS:
+            raise ConfigError(f"--bar must be one of {', '.join(BARS)}, not {self.bar!r}")
 
     # Derived addresses: the local stack's unless given.
     @property

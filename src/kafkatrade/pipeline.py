@@ -27,6 +27,7 @@ from kafkatrade.db import mongo
 from kafkatrade.kafka.lag import LagReader
 from kafkatrade.kafka.topics import default_topics, delete_topics, ensure_topics
 from kafkatrade.marketdata import MarketData
+from kafkatrade.report import report_of_database
 from kafkatrade.stack import Stack
 from kafkatrade.summary import RunSummary, summarize
 
@@ -93,6 +94,8 @@ class RunOptions:
     timeout: float = 900.0
     follow: bool = False
     summary_path: Path | None = Path("run-summary.json")
+    # Folder of the report written at the end (report.md and charts); None: <home>/report.
+    report_dir: Path | None = None
 
 
 def _wait_for_market(url: str, services: Services, timeout: float = 60.0) -> None:
@@ -200,10 +203,13 @@ def run(settings: Settings, options: RunOptions, say: Callable[[str], None] = pr
                 "quotes": sum(lag.end_offsets(settings.quotes_topic).values()),
                 "orders": sum(lag.end_offsets(settings.orders_topic).values()),
             }
+            report_dir = options.report_dir or settings.home / "report"
+            report = report_of_database(settings, db, report_dir)
         summary.elapsed_seconds = round(elapsed, 2)
         summary.quotes_per_second = round(summary.totals["quotes"] / elapsed, 1)
         if options.summary_path is not None:
             summary.write(options.summary_path)
+        say(f"report of the run in {report.path} ({len(report.charts)} charts)")
         if options.follow:
             say("following: the stack and services stay up; Ctrl-C stops them")
             while True:

@@ -41,9 +41,7 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                     engines.pop(tp, None)
                     replay_until.pop(tp, None)
                     if change == "assigned":
-                        engines[tp] = TradingEngine(
-                            settings.strategy_names, settings.order_notional
-                        )
+                        engines[tp] = TradingEngine.from_settings(settings)
                         committed = consumer.committed(tp)
                         replay_until[tp] = committed or 0
                 log.info("partitions %s %s", change, sorted(tp.partition for tp in partitions))

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import math
-from collections import deque
-
+from kafkatrade.indicators import SMA
 from kafkatrade.models import Side
+from kafkatrade.strategies.base import BaseStrategy, period
+
+# The name the first version used; the indicator now lives in kafkatrade.indicators.
+SimpleMovingAverage = SMA
 
 
-class SimpleMovingAverage:
-    """Mean of the last `window` closes, the current one included (as Ta4j and TA-Lib)."""
+class SmaTrend(BaseStrategy):
+    """`sma_trend(window=10)`, the article's text: SMA over the last `window` closes, the
+    current bar's included. Flat and close > SMA: BUY. Long and close < SMA: SELL. A close
+    equal to the SMA signals nothing; no signal before bar `window` (1-based). These are level
+    rules, not crossings: flat with the close above the SMA buys on any bar."""
 
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self._closes: deque[float] = deque(maxlen=window)
+    kind = name = "sma_trend"
+    params = (period("window", 10),)
 
-    def update(self, close: float) -> float | None:
-        """Adds a close; the average once `window` closes were seen, else None (warm-up)."""
-        self._closes.append(close)
-        if len(self._closes) < self.window:
-            return None
-        # fsum: the correctly rounded sum, so equality with the close is not a rounding accident.
-        return math.fsum(self._closes) / self.window
-
-
-class SmaTrend:
-    """Buy when the close rises above its SMA, sell when it falls below (the article's text)."""
-
-    name = "sma_trend"
-
-    def __init__(self, window: int = 10) -> None:
-        self.sma = SimpleMovingAverage(window)
+    def __init__(self, **values: int) -> None:
+        super().__init__(**values)
+        self.sma = SMA(self.values["window"])
+        self.warmup = self.sma.warmup
 
     def signal(self, close: float, long: bool) -> Side | None:
         average = self.sma.update(close)
@@ -42,15 +34,16 @@ class SmaTrend:
             return "SELL"
         return None
 
+    def indicator_values(self) -> dict[str, float]:
+        return {} if self.sma.value is None else {"sma": self.sma.value}
 
-class SmaReversion:
-    """The article's code taken literally: `OverIndicatorRule(sma, close)` enters when the SMA
-    is above the close, and the exit rule leaves when the SMA is below it."""
 
-    name = "sma_reversion"
+class SmaReversion(SmaTrend):
+    """`sma_reversion(window=10)`, the article's code taken literally: `OverIndicatorRule(sma,
+    close)` enters when the SMA is above the close. Flat and close < SMA: BUY. Long and
+    close > SMA: SELL. Equality signals nothing; no signal before bar `window`."""
 
-    def __init__(self, window: int = 10) -> None:
-        self.sma = SimpleMovingAverage(window)
+    kind = name = "sma_reversion"
 
     def signal(self, close: float, long: bool) -> Side | None:
         average = self.sma.update(close)
