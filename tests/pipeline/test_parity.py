@@ -17,7 +17,10 @@ from tests.support import read_orders
 
 pytestmark = pytest.mark.stack
 
-STRATEGIES = "sma_trend,sma_reversion"
+# Every strategy of the registry, one with parameters of its own.
+STRATEGIES = (
+    "sma_trend,sma_reversion,ema_cross:fast=5:slow=20,rsi_reversion,macd_signal,bollinger_reversion"
+)
 
 
 def test_live_orders_equal_the_backtest_and_the_run_writes_its_report(isolated, tmp_path):
