@@ -8,9 +8,11 @@ started.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,25 +40,60 @@ class PipelineError(RuntimeError):
     """The run could not finish: a service died or the data did not arrive in time."""
 
 
+# The commands that serve /metrics, and the Prometheus file_sd list of their endpoints.
+METRICS_COMMANDS = ("downloader", "bot", "dbservice")
+TARGETS_FILE = "prometheus-targets.json"
+
+
 @dataclass
 class Services:
-    """Child processes of the run, each with its own log file."""
+    """Child processes of the run, each with its own log file.
+
+    Each service gets its own metrics port: `settings.metrics_port` + 0, 1, 2... when set,
+    else a free port; `<home>/prometheus-targets.json` lists them for Prometheus' file_sd
+    (labels `namespace="local"` and `pod=<name>`, as a PodMonitor would give).
+    """
 
     settings: Settings
     log_dir: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     def start(self, name: str, *args: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = os.environ | self.settings.to_env()
+        if args[:1] and args[0] in METRICS_COMMANDS:
+            port = self._metrics_port()
+            self.metrics_ports[name] = port
+            env["KAFKATRADE_METRICS_PORT"] = str(port)
+            self._write_targets()
         with open(self.log_dir / f"{name}.log", "ab") as output:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "kafkatrade", *args],
-                env=os.environ | self.settings.to_env(),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop them in order
             )
+
+    def _metrics_port(self) -> int:
+        if self.settings.metrics_port:
+            return self.settings.metrics_port + len(self.metrics_ports)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    def _write_targets(self) -> None:
+        targets = [
+            {"targets": [f"127.0.0.1:{port}"], "labels": {"namespace": "local", "pod": name}}
+            for name, port in self.metrics_ports.items()
+        ]
+        path = self.settings.home / TARGETS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(".tmp")
+        staged.write_text(json.dumps(targets, indent=2) + "\n")
+        staged.replace(path)  # Prometheus never reads half a file
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -80,6 +117,9 @@ class Services:
                 process.kill()
                 process.wait()
         self.processes.clear()
+        if self.metrics_ports:
+            self.metrics_ports.clear()
+            self._write_targets()
 
 
 @dataclass

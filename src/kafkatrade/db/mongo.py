@@ -13,6 +13,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from kafkatrade import metrics
 from kafkatrade.config import Settings
 from kafkatrade.models import Order, Quote, format_time
 
@@ -80,14 +81,15 @@ def _store(collection: Collection, documents: dict[str, dict]) -> int:
     """
     if not documents:
         return 0
-    try:
-        collection.insert_many(list(documents.values()), ordered=False)
-        return len(documents)
-    except BulkWriteError as error:
-        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
-            raise
-    collection.delete_many({"_id": {"$in": list(documents)}})
-    collection.insert_many(list(documents.values()), ordered=False)
+    with metrics.DB_WRITE_SECONDS.labels(collection.name).time():
+        try:
+            collection.insert_many(list(documents.values()), ordered=False)
+        except BulkWriteError as error:
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                raise
+            collection.delete_many({"_id": {"$in": list(documents)}})
+            collection.insert_many(list(documents.values()), ordered=False)
+    metrics.DB_DOCUMENTS_WRITTEN.labels(collection.name).inc(len(documents))
     return len(documents)
 
 

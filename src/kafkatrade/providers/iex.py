@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote as url_quote
 from urllib.parse import quote_plus, urlsplit
 
 import requests
 
+from kafkatrade import metrics
 from kafkatrade.models import InvalidRecord, Quote, epoch_ms, from_epoch_ms, validate_symbol
 from kafkatrade.providers import ProviderError
 
@@ -115,16 +117,21 @@ class IexProvider:
         if self._api_key:
             params["token"] = self._api_key
         what = self._endpoint
+        started = time.perf_counter()
         try:
             response = self._session.get(
                 self.base_url + BATCH_PATH, params=params, timeout=self.timeout
             )
         except requests.Timeout:
+            self._count("timeout", started)
             raise ProviderError(f"{what}: no answer within {self.timeout:g} s") from None
         except requests.ConnectionError as error:
+            self._count("connection_error", started)
             raise ProviderError(f"{what}: cannot connect ({self._reason(error)})") from None
         except requests.RequestException as error:
+            self._count("request_error", started)
             raise ProviderError(f"{what}: {self._redact(str(error))}") from None
+        self._count(str(response.status_code), started)
         if response.status_code != 200:
             hint = " (check the API key)" if response.status_code in (401, 403) else ""
             raise ProviderError(
@@ -137,6 +144,11 @@ class IexProvider:
         if not isinstance(answer, dict):
             raise ProviderError(f"{what}: the answer is not a JSON object")
         return answer
+
+    def _count(self, status: str, started: float) -> None:
+        """One request in `kafkatrade_provider_requests_total` and its duration."""
+        metrics.PROVIDER_REQUESTS.labels(self.name, status).inc()
+        metrics.PROVIDER_REQUEST_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
     def _entry(self, answer: dict, symbol: str) -> dict:
         """The answer's part for one symbol; {} when the server left it out (unknown symbol)."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from kafka import OffsetAndMetadata, TopicPartition
 
+from kafkatrade import metrics
 from kafkatrade.config import Settings
 from kafkatrade.kafka import clients
 from kafkatrade.kafka.rebalance import RewindOnAssign
@@ -30,12 +32,15 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
     producer = clients.producer(settings, client_id=f"bot-{instance}")
     engines: dict[TopicPartition, TradingEngine] = {}
     replay_until: dict[TopicPartition, int] = {}
+    metrics.start_service("bot", [settings.quotes_topic], [settings.orders_topic])
+    metrics.watch_lag(settings, [(settings.bot_group, settings.quotes_topic)], stop)
     log.info("started strategies=%s group=%s", settings.strategies, settings.bot_group)
     try:
         while not stop.is_set():
             health.beat()
             records = consumer.poll(timeout_ms=500)
             health.mark_ready()
+            started = time.perf_counter()
             for change, partitions in listener.changes():
                 for tp in partitions:
                     engines.pop(tp, None)
@@ -45,9 +50,14 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                         committed = consumer.committed(tp)
                         replay_until[tp] = committed or 0
                 log.info("partitions %s %s", change, sorted(tp.partition for tp in partitions))
+            metrics.set_assigned("bot", consumer, [settings.quotes_topic])
             commits: dict[TopicPartition, OffsetAndMetadata] = {}
+            received: list[float | None] = []  # of the quotes of the orders sent
             for tp, batch in records.items():
                 engine = engines[tp]
+                # Replayed records rebuild state; only those past the committed offset are new.
+                new = sum(1 for record in batch if record.offset >= replay_until[tp])
+                metrics.MESSAGES_CONSUMED.labels("bot", tp.topic).inc(new)
                 for record in batch:
                     try:
                         quote = Quote.from_json(record.value)
@@ -58,6 +68,8 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                             record.offset,
                             str(error),
                         )
+                        if record.offset >= replay_until[tp]:
+                            metrics.DLQ_MESSAGES.labels(tp.topic, metrics.INVALID_RECORD).inc()
                         continue
                     orders = engine.on_quote(quote)
                     if record.offset < replay_until[tp]:
@@ -69,6 +81,8 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                             value=order.to_json(),
                             timestamp_ms=epoch_ms(order.timestamp),
                         )
+                        metrics.ORDERS.labels(order.strategy, order.side).inc()
+                        received.append(metrics.received_at(record.headers))
                         log.info(
                             "order id=%s quantity=%d price=%s",
                             order.order_id,
@@ -80,7 +94,11 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
             if commits:
                 # Orders are on the broker before the quotes that made them count as done.
                 producer.flush()
+                metrics.MESSAGES_PRODUCED.labels("bot", settings.orders_topic).inc(len(received))
+                metrics.observe_quote_to_order(received)
                 consumer.commit(commits)
+            if records:
+                metrics.PROCESSING.labels("bot").observe(time.perf_counter() - started)
     finally:
         producer.close()
         consumer.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from kafka import KafkaConsumer
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from kafkatrade import metrics
 from kafkatrade.config import Settings
 from kafkatrade.db import mongo
 from kafkatrade.kafka import clients
@@ -40,6 +42,8 @@ def store_batch(db: Database, stream: _Stream, timeout_ms: int = 200) -> int:
     records = stream.consumer.poll(timeout_ms=timeout_ms, max_records=1000)
     if not records:
         return 0
+    started = time.perf_counter()
+    metrics.count_consumed("dbservice", records)
     items = []
     for tp, batch in records.items():
         for record in batch:
@@ -53,6 +57,7 @@ def store_batch(db: Database, stream: _Stream, timeout_ms: int = 200) -> int:
                     record.offset,
                     str(error),
                 )
+                metrics.DLQ_MESSAGES.labels(tp.topic, metrics.INVALID_RECORD).inc()
     try:
         written = stream.store(db, items)
     except PyMongoError:
@@ -60,6 +65,7 @@ def store_batch(db: Database, stream: _Stream, timeout_ms: int = 200) -> int:
             stream.consumer.seek(tp, batch[0].offset)
         raise
     stream.consumer.commit()
+    metrics.PROCESSING.labels("dbservice").observe(time.perf_counter() - started)
     return written
 
 
@@ -91,6 +97,13 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
         ),
     ]
     backoff = Backoff()
+    topics = [settings.quotes_topic, settings.orders_topic]
+    metrics.start_service("dbservice", topics)
+    lag_of = [
+        (settings.db_quotes_group, settings.quotes_topic),
+        (settings.db_orders_group, settings.orders_topic),
+    ]
+    metrics.watch_lag(settings, lag_of, stop)
     log.info("started database=%s", settings.mongo_db)
     try:
         while not stop.is_set():
@@ -110,6 +123,7 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                     continue
                 backoff.reset()
                 health.mark_ready()
+                metrics.set_assigned("dbservice", stream.consumer, [stream.topic])
                 if written:
                     log.info("stored topic=%s documents=%d", stream.topic, written)
     finally:

@@ -13,6 +13,7 @@ import time
 
 from kafka import KafkaProducer
 
+from kafkatrade import metrics
 from kafkatrade.config import Settings
 from kafkatrade.kafka import clients
 from kafkatrade.kafka.quotes import last_quote_times
@@ -45,13 +46,16 @@ def fetch_new_quotes(provider: Provider, cursors: dict[str, int]) -> list[Quote]
 def publish_quotes(
     producer: KafkaProducer, topic: str, quotes: list[Quote], cursors: dict[str, int]
 ) -> None:
-    """Sends the quotes keyed by symbol, stamped with their event time, and moves the cursors."""
+    """Sends the quotes keyed by symbol, stamped with their event time (and the time they were
+    received, in a header), and moves the cursors."""
+    received = metrics.received_header()
     for quote in quotes:
         producer.send(
             topic,
             key=quote.symbol,
             value=quote.to_json(),
             timestamp_ms=epoch_ms(quote.timestamp),
+            headers=[received],
         )
     producer.flush()
     for quote in quotes:
@@ -72,12 +76,15 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
     cursors: dict[str, int] = {}
     backoff = Backoff()
     next_poll = 0.0
+    metrics.start_service("downloader", [settings.stocks_topic], [settings.quotes_topic])
     log.info("started provider=%s group=%s", provider.base_url, settings.downloader_group)
     try:
         while not stop.is_set():
             health.beat()
             records = consumer.poll(timeout_ms=200)
             health.mark_ready()
+            metrics.count_consumed("downloader", records)
+            metrics.set_assigned("downloader", consumer, [settings.stocks_topic])
             for change, partitions in listener.changes():
                 for tp in partitions:
                     table.drop(tp.partition)
@@ -93,8 +100,11 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                 if gained:
                     cursors.update(last_quote_times(settings, gained))
                 log.info("symbols=%s", ",".join(sorted(owned)) or "-")
+            metrics.SYMBOLS_ASSIGNED.labels(instance).set(len(cursors))
+            metrics.set_quote_ages(cursors)
             if not cursors or time.monotonic() < next_poll:
                 continue
+            started = time.perf_counter()
             try:
                 quotes = fetch_new_quotes(provider, cursors)
             except ProviderError as error:
@@ -104,6 +114,9 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                 continue
             backoff.reset()
             publish_quotes(producer, settings.quotes_topic, quotes, cursors)
+            metrics.MESSAGES_PRODUCED.labels("downloader", settings.quotes_topic).inc(len(quotes))
+            metrics.QUOTES_DOWNLOADED.labels(provider.name).inc(len(quotes))
+            metrics.PROCESSING.labels("downloader").observe(time.perf_counter() - started)
             if quotes:
                 log.info("published quotes=%d", len(quotes))
             next_poll = time.monotonic() + settings.poll_interval

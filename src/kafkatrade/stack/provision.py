@@ -31,6 +31,8 @@ _INSTALL_HINTS = {
     "java": "install Java 17+ (Debian: apt-get install openjdk-17-jre-headless)",
     "mvn": "install Apache Maven 3.6+ (Debian: apt-get install maven)",
     "go": "install Go 1.22+ (https://go.dev/dl/, or Debian: apt-get install golang)",
+    "prometheus": "install Prometheus 2.x (Debian: apt-get install prometheus)",
+    "promtool": "install Prometheus 2.x, with promtool (Debian: apt-get install prometheus)",
 }
 
 
@@ -136,6 +138,13 @@ def ensure_ferretdb(cache_dir: Path) -> Path:
         (staged_bin / "ferretdb").replace(binary)
     log.info("FerretDB %s ready at %s", FERRETDB_VERSION, binary)
     return binary
+
+
+def ensure_prometheus() -> tuple[Path, Path]:
+    """The `prometheus` server and `promtool` from PATH (Debian's `prometheus` package); the
+    tests of the metrics, the alert rules and the dashboard run them. Nothing is built here:
+    the package needs root, so CI (`.ci/run`) installs it."""
+    return Path(require("prometheus")), Path(require("promtool"))
 
 
 def ensure_helm(cache_dir: Path) -> Path:
