@@ -85,6 +85,8 @@ def _cmd_symbols(args: argparse.Namespace) -> int:
     if args.action == "publish":
         if len(args.items) == 1 and Path(args.items[0]).is_file():
             wanted = symbols.read_symbols_file(Path(args.items[0]))
+        elif len(args.items) == 1 and not args.items[0].isupper():
+            raise symbols.SymbolsError(f"{args.items[0]}: no such file, and not a symbol")
         else:
             wanted = symbols.parse_symbols(args.items)
         for symbol, partition in symbols.publish(settings, wanted).items():
@@ -394,6 +396,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from kafkatrade.backtest import NoQuotes
     from kafkatrade.db.mongo import DatabaseUnavailable
     from kafkatrade.kafka.clients import KafkaUnavailable
+    from kafkatrade.kafka.groups import GroupInUse
     from kafkatrade.marketdata import DataFormatError
     from kafkatrade.pipeline import PipelineError
     from kafkatrade.stack.errors import StackError
@@ -407,6 +410,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         DataFormatError,
         KafkaUnavailable,
         DatabaseUnavailable,
+        GroupInUse,
         StackError,
         PipelineError,
         NoQuotes,

@@ -26,6 +26,7 @@ from pymongo.database import Database
 from kafkatrade import symbols as catalogue
 from kafkatrade.config import Settings
 from kafkatrade.db import mongo
+from kafkatrade.kafka.groups import delete_groups
 from kafkatrade.kafka.lag import LagReader
 from kafkatrade.kafka.topics import default_topics, delete_topics, ensure_topics
 from kafkatrade.marketdata import MarketData
@@ -151,9 +152,18 @@ def _wait_for_market(url: str, services: Services, timeout: float = 60.0) -> Non
 
 
 def _reset(settings: Settings) -> None:
-    """A fresh run: empty topics (and so no committed offsets) and an empty database."""
+    """A fresh run: empty topics, consumer groups without offsets, an empty database."""
     specs = default_topics(settings)
     delete_topics(settings, [spec.name for spec in specs])
+    delete_groups(
+        settings,
+        [
+            settings.downloader_group,
+            settings.bot_group,
+            settings.db_quotes_group,
+            settings.db_orders_group,
+        ],
+    )
     ensure_topics(settings, specs)
     db = mongo.connect(settings)
     db.client.drop_database(settings.mongo_db)
@@ -168,8 +178,15 @@ def _progress(
     market = requests.get(f"{settings.provider_base_url}/status", timeout=5).json()
     stored_quotes = db[mongo.QUOTES].count_documents({})
     stored_orders = db[mongo.ORDERS].count_documents({})
-    bot_lag = sum(lag.group_lag(settings.bot_group, settings.quotes_topic).values())
-    orders_lag = sum(lag.group_lag(settings.db_orders_group, settings.orders_topic).values())
+    bot_lags = lag.group_lag(settings.bot_group, settings.quotes_topic)
+    orders_lags = lag.group_lag(settings.db_orders_group, settings.orders_topic)
+    if min([0, *bot_lags.values(), *orders_lags.values()]) < 0:
+        raise PipelineError(
+            "a consumer group has committed offsets beyond the end of its topic "
+            f"({settings.bot_group}: {bot_lags}, {settings.db_orders_group}: {orders_lags}): "
+            "they are from an earlier topic of the same name"
+        )
+    bot_lag, orders_lag = sum(bot_lags.values()), sum(orders_lags.values())
     done = market["finished"] and stored_quotes >= expected and bot_lag == 0 and orders_lag == 0
     line = (
         f"[{time.monotonic() - started:5.0f}s] replay {str(market['clock'])[:10]} "
@@ -208,12 +225,17 @@ def run(settings: Settings, options: RunOptions, say: Callable[[str], None] = pr
     """Runs the pipeline to the end of the data and returns its figures."""
     stack = Stack(settings)
     started_stack = False
-    if settings.bootstrap_servers is None or settings.mongo_uri is None:
-        started_stack = not stack.status()["kafka"]["running"]
-        say("starting the local stack (Kafka, MongoDB-protocol server)...")
-        stack.up()
     services = Services(settings, settings.home / "logs")
     try:
+        if settings.bootstrap_servers is None or settings.mongo_uri is None:
+            # Set before up(): a start interrupted half-way is stopped too.
+            started_stack = not stack.status()["kafka"]["running"]
+            say(
+                "starting the local stack (Kafka, MongoDB-protocol server)..."
+                if started_stack
+                else "using the local stack already running (it stays up afterwards)"
+            )
+            stack.up()
         _reset(settings)
         market_args = ["market", "--rate", str(options.rate), "--port", str(settings.market_port)]
         if options.data_path is not None:
@@ -251,12 +273,12 @@ def run(settings: Settings, options: RunOptions, say: Callable[[str], None] = pr
             summary.write(options.summary_path)
         say(f"report of the run in {report.path} ({len(report.charts)} charts)")
         if options.follow:
-            say("following: the stack and services stay up; Ctrl-C stops them")
+            say("following: the stack and services stay up until Ctrl-C")
             while True:
                 services.check_alive()
                 time.sleep(1)
         return summary
     finally:
         services.stop()
-        if started_stack and not options.follow:
+        if started_stack:
             stack.down()

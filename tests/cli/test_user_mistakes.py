@@ -49,6 +49,23 @@ def test_malformed_symbols_file_names_the_line(tmp_path):
     assert_one_line_error(result, f"{symbols}:4", "invalid symbol 'brk b'")
 
 
+def test_a_mistyped_symbols_file_is_not_taken_for_a_symbol(tmp_path):
+    result = kafkatrade("symbols", "publish", str(tmp_path / "stock.txt"))
+    assert_one_line_error(result, "stock.txt: no such file, and not a symbol")
+
+
+def test_unreachable_database_is_named_without_its_password(tmp_path):
+    result = kafkatrade(
+        "backtest",
+        "--mongo",
+        "--mongo-uri",
+        "mongodb://trader:s3cret@127.0.0.1:1/",
+        env={"KAFKATRADE_KAFKA_TIMEOUT": "2"},
+    )
+    assert_one_line_error(result, "MongoDB at mongodb://127.0.0.1:1/ did not answer")
+    assert "s3cret" not in result.stderr
+
+
 def test_data_file_in_an_unknown_format_stops_run_before_anything_starts(tmp_path):
     data = tmp_path / "prices.csv"
     data.write_text("when;what;how much\n2024-01-02;AAPL;185.6\n")
@@ -70,7 +87,7 @@ def test_unreachable_broker_is_reported_after_its_timeout():
         (["bot", "--kafka-port", "nine"], ["--kafka-port: 'nine' is not a valid int"]),
         (
             ["symbols", "publish", "aapl", "--bootstrap-servers", "127.0.0.1:1"],
-            ["invalid symbol 'aapl'"],
+            ["aapl: no such file, and not a symbol"],
         ),
         (["market", "--rate", "-1", "--port", "18081"], ["rate"]),
     ],

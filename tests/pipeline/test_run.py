@@ -91,3 +91,45 @@ def test_run_trades_the_default_data_exactly_as_the_reference(isolated, tmp_path
         )
     assert summary["mongodb"] == {"quotes": 4372, "orders": len(orders)}
     assert summary["kafka"] == {"quotes": 4372, "orders": len(orders)}
+
+
+def test_a_second_run_starts_afresh_not_from_the_first_runs_offsets(isolated, tmp_path):
+    """Regression: a run after another (an interrupted one, as a new user found) resumed at
+    the committed offsets of the former topics and made no orders or wrong figures. The race
+    behind it does not show every time; the bot test below pins the mechanism down."""
+    figures = []
+    for attempt in ("first", "second"):
+        summary_path = tmp_path / f"{attempt}.json"
+        finished = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kafkatrade",
+                "run",
+                "--rate",
+                "0",
+                "--timeout",
+                "300",
+                "--summary",
+                str(summary_path),
+                "--report",
+                str(tmp_path / attempt),
+            ],
+            env=os.environ | isolated.to_env(),
+            capture_output=True,
+            text=True,
+            timeout=420,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+        figures.append(json.loads(summary_path.read_text()))
+    expected_orders = sum(len(expected_orders_of(bars)) for bars in load().values())
+    for summary in figures:
+        assert summary["totals"]["quotes"] == 4372
+        assert summary["totals"]["orders"] == expected_orders
+        assert summary["kafka"] == {"quotes": 4372, "orders": expected_orders}
+    assert figures[0]["symbols"] == figures[1]["symbols"]
+
+
+def expected_orders_of(bars) -> list:
+    return expected_orders([bar.close for bar in bars], "sma_trend")

@@ -7,6 +7,7 @@ copy, so at-least-once delivery from Kafka stores every record exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
@@ -36,10 +37,17 @@ def connect(settings: Settings, timeout: float = 10.0) -> Database:
     except PyMongoError as error:
         client.close()
         raise DatabaseUnavailable(
-            f"MongoDB did not answer within {timeout:g} s ({type(error).__name__}); is it running "
+            f"MongoDB at {_without_credentials(settings.mongo_address)} did not answer within "
+            f"{timeout:g} s ({type(error).__name__}); is it running "
             "(`kafkatrade stack up`) and KAFKATRADE_MONGO_URI right?"
         ) from None
     return client[settings.mongo_db]
+
+
+def _without_credentials(uri: str) -> str:
+    """The URI with its user and password left out, fit for a message."""
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def ensure_indexes(db: Database) -> None:

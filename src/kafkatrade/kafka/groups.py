@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
+from kafka import errors
 from kafka.errors import KafkaError
 
 from kafkatrade.config import Settings
@@ -52,3 +54,42 @@ def describe_groups(settings: Settings, group_ids: list[str]) -> dict[str, Group
         ]
         groups[group_id] = Group(group_id, description.get("group_state", "Dead"), members)
     return groups
+
+
+class GroupInUse(RuntimeError):
+    """A consumer group to delete still has members."""
+
+
+def delete_groups(settings: Settings, group_ids: list[str]) -> None:
+    """Deletes the groups and their committed offsets (missing groups are fine).
+
+    Deleting a topic does not reliably drop a group's committed offsets for it: a group that
+    outlives its topics would resume a recreated topic at offsets from its former life.
+    """
+    deadline = time.monotonic() + settings.kafka_timeout
+    pending = list(group_ids)
+    admin = clients.admin(settings)
+    try:
+        while pending:
+            try:
+                outcomes = dict(admin.delete_groups(pending))  # a dict, whatever its docs say
+            except KafkaError as error:  # the coordinator may still be starting
+                if not error.retriable or time.monotonic() >= deadline:
+                    raise
+                outcomes = {}
+            pending = []
+            for group_id, outcome in outcomes.items():
+                if outcome in ("OK", "GroupIdNotFoundError"):
+                    continue
+                if outcome == "NonEmptyGroupError":
+                    raise GroupInUse(
+                        f"consumer group {group_id} still has members: stop its services first"
+                    )
+                error = getattr(errors, outcome, KafkaError)
+                if not error.retriable or time.monotonic() >= deadline:
+                    raise error(f"deleting consumer group {group_id}: {outcome}")
+                pending.append(group_id)  # e.g. its coordinator is loading: try again
+            if pending:
+                time.sleep(0.5)
+    finally:
+        admin.close()

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from kafka import OffsetAndMetadata, TopicPartition
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from kafkatrade import metrics
 from kafkatrade.config import Settings
@@ -23,6 +23,26 @@ from kafkatrade.services.health import Health
 from kafkatrade.trading.engine import TradingEngine
 
 log = logging.getLogger(__name__)
+
+
+def _resume_offset(consumer: KafkaConsumer, tp: TopicPartition) -> int:
+    """The group's committed offset: orders are sent only for the quotes from there on.
+
+    An offset beyond the partition's end belongs to an earlier topic of the same name (a
+    deleted and recreated topic): then the partition is new to the group and starts at 0.
+    """
+    committed = consumer.committed(tp) or 0
+    end = consumer.end_offsets([tp])[tp]
+    if committed > end:
+        log.warning(
+            "committed offset %d beyond the end %d of partition=%d: the topic was recreated; "
+            "starting from its beginning",
+            committed,
+            end,
+            tp.partition,
+        )
+        return 0
+    return committed
 
 
 def run(settings: Settings, instance: str, stop: threading.Event, health: Health) -> None:
@@ -47,8 +67,7 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                     replay_until.pop(tp, None)
                     if change == "assigned":
                         engines[tp] = TradingEngine.from_settings(settings)
-                        committed = consumer.committed(tp)
-                        replay_until[tp] = committed or 0
+                        replay_until[tp] = _resume_offset(consumer, tp)
                 log.info("partitions %s %s", change, sorted(tp.partition for tp in partitions))
             metrics.set_assigned("bot", consumer, [settings.quotes_topic])
             commits: dict[TopicPartition, OffsetAndMetadata] = {}
