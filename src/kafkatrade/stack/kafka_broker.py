@@ -52,6 +52,15 @@ _LOG4J2 = """\
 """
 
 
+def new_cluster_id() -> str:
+    """Base64-url of 16 random bytes, as Kafka's `Uuid.randomUuid` makes it, and like it never
+    starting with "-": the storage tool would take such an id for an option and fail."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaBroker:
     """The local broker: its files under `settings.home`, its jars under `settings.cache_dir`."""
 
@@ -125,10 +134,12 @@ class KafkaBroker:
         self.log4j_file.write_text(_LOG4J2.format(log_file=self.log_file))
 
     def _cluster_id(self) -> str:
-        """The cluster id, made once: base64-url of 16 random bytes, as Kafka's own tool does."""
+        """The cluster id, made once (an id kept from a failed format is replaced)."""
         if self.cluster_id_file.is_file():
-            return self.cluster_id_file.read_text().strip()
-        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+            kept = self.cluster_id_file.read_text().strip()
+            if not kept.startswith("-"):
+                return kept
+        cluster_id = new_cluster_id()
         self.cluster_id_file.write_text(cluster_id + "\n")
         return cluster_id
 
