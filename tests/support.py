@@ -22,6 +22,25 @@ def read_quotes(settings: Settings) -> list[Quote]:
     return [Quote.from_json(r.value) for r in read_history(settings, settings.quotes_topic)]
 
 
+def kafkatrade(
+    *args: str,
+    settings: Settings | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 420,
+) -> subprocess.CompletedProcess:
+    """`kafkatrade <args>` run to its end as a user runs it, configured by `settings`/`env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "kafkatrade", *args],
+        env=os.environ | (settings.to_env() if settings else {}) | (env or {}),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start_service(settings: Settings, log_dir: Path, name: str, *args: str) -> subprocess.Popen:
     """`kafkatrade <args>` as its own process, configured through the environment."""
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,19 +11,9 @@ from kafkatrade.config import Settings
 from kafkatrade.marketdata import load
 from kafkatrade.trading.engine import TradingEngine
 from tests.reference import expected_orders
+from tests.support import kafkatrade
 
 SETTINGS = Settings.load(environ={})
-
-
-def kafkatrade(*args: str, env: dict[str, str] | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "kafkatrade", *args],
-        env=os.environ | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

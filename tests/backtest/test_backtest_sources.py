@@ -3,10 +3,6 @@ quotes; an empty topic or database is a one-line error."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from kafkatrade.backtest import QuoteSource, backtest
@@ -14,6 +10,7 @@ from kafkatrade.db import mongo
 from kafkatrade.kafka import clients
 from kafkatrade.marketdata import load
 from kafkatrade.models import epoch_ms
+from tests.support import kafkatrade
 
 pytestmark = pytest.mark.stack
 
@@ -69,14 +66,7 @@ def test_topic_and_mongo_sources_trade_like_the_data_file(isolated):
     ],
 )
 def test_an_empty_source_is_a_one_line_error(isolated, args, words):
-    result = subprocess.run(
-        [sys.executable, "-m", "kafkatrade", "backtest", *args],
-        env=os.environ | isolated.to_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = kafkatrade("backtest", *args, settings=isolated)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

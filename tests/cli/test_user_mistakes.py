@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-
-def kafkatrade(*args: str, env: dict[str, str] | None = None, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "kafkatrade", *args],
-        env=os.environ | (env or {}),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.support import kafkatrade
 
 
 def assert_one_line_error(result, *words: str) -> None:

@@ -4,16 +4,12 @@ writing its report."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from PIL import Image
 
 from kafkatrade.backtest import QuoteSource, backtest
 from kafkatrade.db import mongo
-from tests.support import read_orders
+from tests.support import kafkatrade, read_orders
 
 pytestmark = pytest.mark.stack
 
@@ -26,26 +22,17 @@ STRATEGIES = (
 def test_live_orders_equal_the_backtest_and_the_run_writes_its_report(isolated, tmp_path):
     settings = isolated.replace(strategies=STRATEGIES)
     report_dir = tmp_path / "report"
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kafkatrade",
-            "run",
-            "--rate",
-            "0",
-            "--timeout",
-            "300",
-            "--summary",
-            str(tmp_path / "run-summary.json"),
-            "--report",
-            str(report_dir),
-        ],
-        env=os.environ | settings.to_env(),
-        capture_output=True,
-        text=True,
-        timeout=420,
-        check=False,
+    finished = kafkatrade(
+        "run",
+        "--rate",
+        "0",
+        "--timeout",
+        "300",
+        "--summary",
+        str(tmp_path / "run-summary.json"),
+        "--report",
+        str(report_dir),
+        settings=settings,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     try:

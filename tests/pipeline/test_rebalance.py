@@ -7,9 +7,6 @@ forever; ours stays in the group and follows the `Stocks` partitions it holds.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -18,20 +15,14 @@ import pytest
 from kafkatrade import symbols as catalogue
 from kafkatrade.market.server import ReplayServer
 from kafkatrade.marketdata import load
-from tests.support import group_partitions, read_quotes, start_service, wait_for
+from tests.support import group_partitions, kafkatrade, read_quotes, start_service, wait_for
 
 pytestmark = pytest.mark.stack
 
 
 def kafkatrade_status(settings) -> str:
-    finished = subprocess.run(
-        [sys.executable, "-m", "kafkatrade", "status", "--json"],
-        env=os.environ | settings.to_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    finished = kafkatrade("status", "--json", settings=settings)
+    assert finished.returncode == 0, finished.stderr
     return finished.stdout
 
 

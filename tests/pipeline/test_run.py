@@ -7,9 +7,6 @@ The orders on `Orders` must be exactly those of the independent reference comput
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter, defaultdict
 
 import pytest
@@ -17,7 +14,7 @@ import pytest
 from kafkatrade.db import mongo
 from kafkatrade.marketdata import load
 from tests.reference import expected_orders
-from tests.support import read_orders
+from tests.support import kafkatrade, read_orders
 
 pytestmark = pytest.mark.stack
 
@@ -25,26 +22,17 @@ pytestmark = pytest.mark.stack
 def test_run_trades_the_default_data_exactly_as_the_reference(isolated, tmp_path):
     settings = isolated.replace(strategies="sma_trend,sma_reversion")
     summary_path = tmp_path / "run-summary.json"
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kafkatrade",
-            "run",
-            "--rate",
-            "200",
-            "--timeout",
-            "300",
-            "--summary",
-            str(summary_path),
-            "--symbols",
-            "stocks.txt",
-        ],
-        env=os.environ | settings.to_env(),
-        capture_output=True,
-        text=True,
-        timeout=420,
-        check=False,
+    finished = kafkatrade(
+        "run",
+        "--rate",
+        "200",
+        "--timeout",
+        "300",
+        "--summary",
+        str(summary_path),
+        "--symbols",
+        "stocks.txt",
+        settings=settings,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     assert "quotes stored 4372/4372" in finished.stdout  # progress was shown
@@ -100,26 +88,17 @@ def test_a_second_run_starts_afresh_not_from_the_first_runs_offsets(isolated, tm
     figures = []
     for attempt in ("first", "second"):
         summary_path = tmp_path / f"{attempt}.json"
-        finished = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "kafkatrade",
-                "run",
-                "--rate",
-                "0",
-                "--timeout",
-                "300",
-                "--summary",
-                str(summary_path),
-                "--report",
-                str(tmp_path / attempt),
-            ],
-            env=os.environ | isolated.to_env(),
-            capture_output=True,
-            text=True,
-            timeout=420,
-            check=False,
+        finished = kafkatrade(
+            "run",
+            "--rate",
+            "0",
+            "--timeout",
+            "300",
+            "--summary",
+            str(summary_path),
+            "--report",
+            str(tmp_path / attempt),
+            settings=isolated,
         )
         assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
         figures.append(json.loads(summary_path.read_text()))

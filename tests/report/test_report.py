@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import matplotlib.image
@@ -14,6 +11,7 @@ from PIL import Image
 from kafkatrade.backtest import QuoteSource, backtest
 from kafkatrade.config import Settings
 from kafkatrade.report import chart_name, indicators_of, write_report
+from tests.support import kafkatrade
 
 SETTINGS = Settings.load(environ={})
 
@@ -78,24 +76,14 @@ def test_chart_names_are_file_names():
 
 
 def test_report_command_writes_into_out(data_file, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kafkatrade",
-            "report",
-            "--data",
-            str(data_file),
-            "--strategy",
-            "sma_trend",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        env=os.environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = kafkatrade(
+        "report",
+        "--data",
+        str(data_file),
+        "--strategy",
+        "sma_trend",
+        "--out",
+        str(tmp_path / "out"),
     )
     assert result.returncode == 0, result.stderr
     assert str(tmp_path / "out" / "report.md") in result.stdout
