@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer
 from pymongo.database import Database
@@ -20,6 +20,7 @@ from kafkatrade import metrics
 from kafkatrade.config import Settings
 from kafkatrade.db import mongo
 from kafkatrade.kafka import clients
+from kafkatrade.kafka.groups import describe_groups
 from kafkatrade.models import InvalidRecord, Order, Quote
 from kafkatrade.services.health import Health
 from kafkatrade.services.runtime import Backoff
@@ -27,14 +28,53 @@ from kafkatrade.services.runtime import Backoff
 log = logging.getLogger(__name__)
 
 
+# A consumer with no partitions this long is checked against its group (see _Stream.heal).
+REJOIN_AFTER = 30.0
+
+
 @dataclass
 class _Stream:
     """One topic, its consumer group and how its records are parsed and stored."""
 
+    settings: Settings
     topic: str
-    consumer: KafkaConsumer
+    group: str
+    client_id: str
     parse: Callable[[bytes], Quote | Order]
     store: Callable[[Database, list], int]
+    consumer: KafkaConsumer = field(init=False)
+    unassigned_since: float | None = None
+
+    def __post_init__(self) -> None:
+        self.consumer = self._subscribe()
+
+    def _subscribe(self) -> KafkaConsumer:
+        return clients.consumer(self.settings, self.group, [self.topic], client_id=self.client_id)
+
+    def heal(self) -> None:
+        """Replaces a consumer that fell out of its group and never came back.
+
+        Seen under load with kafka-python 3.0.12: right after a quick second join, a consumer
+        stopped heartbeating, the broker removed it, and it never rejoined, so its topic
+        stopped being stored. A consumer idle by design (more replicas than partitions) is
+        still a member of its group, and is left alone.
+        """
+        if self.consumer.assignment():
+            self.unassigned_since = None
+            return
+        now = time.monotonic()
+        if self.unassigned_since is None:
+            self.unassigned_since = now
+            return
+        if now - self.unassigned_since < REJOIN_AFTER:
+            return
+        self.unassigned_since = now
+        members = describe_groups(self.settings, [self.group])[self.group].members
+        if any(member.client_id == self.client_id for member in members):
+            return
+        log.warning("consumer left group=%s and did not rejoin: starting a new one", self.group)
+        self.consumer.close()
+        self.consumer = self._subscribe()
 
 
 def store_batch(db: Database, stream: _Stream, timeout_ms: int = 200) -> int:
@@ -74,24 +114,18 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
     mongo.ensure_indexes(db)
     streams = [
         _Stream(
+            settings,
             settings.quotes_topic,
-            clients.consumer(
-                settings,
-                settings.db_quotes_group,
-                [settings.quotes_topic],
-                client_id=f"dbservice-{instance}-quotes",
-            ),
+            settings.db_quotes_group,
+            f"dbservice-{instance}-quotes",
             Quote.from_json,
             mongo.upsert_quotes,
         ),
         _Stream(
+            settings,
             settings.orders_topic,
-            clients.consumer(
-                settings,
-                settings.db_orders_group,
-                [settings.orders_topic],
-                client_id=f"dbservice-{instance}-orders",
-            ),
+            settings.db_orders_group,
+            f"dbservice-{instance}-orders",
             Order.from_json,
             mongo.upsert_orders,
         ),
@@ -124,6 +158,7 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                 backoff.reset()
                 health.mark_ready()
                 metrics.set_assigned("dbservice", stream.consumer, [stream.topic])
+                stream.heal()
                 if written:
                     log.info("stored topic=%s documents=%d", stream.topic, written)
     finally:
