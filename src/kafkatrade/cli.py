@@ -40,6 +40,18 @@ def _cmd_stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _faults(args: argparse.Namespace):
+    """The market's faults from --faults and its companions; a bad spec is one line."""
+    from kafkatrade.market.faults import Faults
+
+    return Faults.parse(
+        args.faults or "",
+        seed=args.fault_seed,
+        retry_after=args.fault_retry_after,
+        hold=args.fault_hold,
+    )
+
+
 def _cmd_market(args: argparse.Namespace) -> int:
     from kafkatrade.market.replay import check_rate
     from kafkatrade.market.server import serve
@@ -47,13 +59,15 @@ def _cmd_market(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     check_rate(args.rate)
+    faults = _faults(args)
     data = load(args.data)
     print(
         f"replaying {sum(len(b) for b in data.values())} bars of {len(data)} symbols "
-        f"on http://{args.host}:{settings.market_port} at {args.rate:g} steps/s",
+        f"on http://{args.host}:{settings.market_port} at {args.rate:g} steps/s"
+        + (f" with faults {faults.spec()}" if faults.shares else ""),
         flush=True,
     )
-    serve(data, host=args.host, port=settings.market_port, rate=args.rate)
+    serve(data, host=args.host, port=settings.market_port, rate=args.rate, faults=faults)
     return 0
 
 
@@ -156,6 +170,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     check_names(settings.strategy_names)
+    faults = _faults(args)
     # SIGTERM (from `timeout`, systemd, CI) unwinds like Ctrl-C, so the run stops what it started.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     data = load(args.data)
@@ -174,6 +189,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         follow=args.follow,
         summary_path=args.summary,
         report_dir=args.report,
+        faults=faults if faults.shares else None,
     )
     summary = pipeline.run(settings, options)
     print()
@@ -213,6 +229,38 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME[:param=value...]",
         help="a strategy to run, repeatable (default: the strategies setting, "
         "KAFKATRADE_STRATEGIES)",
+    )
+
+
+def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """The replay server's fault injection (kafkatrade.market.faults): market and run."""
+    parser.add_argument(
+        "--faults",
+        metavar="KIND=SHARE[,...]",
+        help="answer a share of the requests (all but /status) with a fault; KIND is 500, 429 "
+        "(with Retry-After), timeout (no answer) or truncated (JSON cut in the middle), SHARE "
+        "from 0 to 1, at most 1 in total; e.g. 500=0.1,timeout=0.05 (default: none)",
+    )
+    parser.add_argument(
+        "--fault-seed",
+        type=int,
+        metavar="N",
+        help="seed of the fault draws, for a reproducible sequence (default: random)",
+    )
+    parser.add_argument(
+        "--fault-retry-after",
+        type=int,
+        default=1,
+        metavar="SECONDS",
+        help="the Retry-After of the 429 faults, whole seconds (default: 1)",
+    )
+    parser.add_argument(
+        "--fault-hold",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long a timeout fault holds the request before closing it unanswered; "
+        "longer than the client's timeout (default: 10)",
     )
 
 
@@ -272,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the stack and services running after the run, until Ctrl-C",
     )
+    _add_fault_arguments(run)
     add_arguments(run, ("common", "stack"))
     run.set_defaults(handler=_cmd_run)
 
@@ -313,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="port to listen on; env KAFKATRADE_MARKET_PORT (default: 8080)",
     )
     market.add_argument("--port", dest="market_port", help=argparse.SUPPRESS)
+    _add_fault_arguments(market)
     market.set_defaults(handler=_cmd_market)
 
     service_help = {

@@ -11,10 +11,13 @@ parameter, an API key as IEX takes it, is accepted and ignored, and never logged
 - `GET /stock/market/batch?symbols=A,B&types=quote[,bars][&since=<epoch ms>]`: per known
   symbol `{"quote": {...}, "bars": [...]}` as asked; unknown symbols are left out, as IEX does;
   at most 100 symbols per request, as IEX allows.
-- `GET /status`: where the replay clock is.
+- `GET /status`: where the replay clock is (and, when faults are on, how many were served).
 
 Errors are JSON `{"error": "..."}` with 400 (bad parameter), 404 (unknown path or symbol),
 405 (not GET) or 500.
+
+With `faults` (see `kafkatrade.market.faults`) a share of the GET requests but `/status` gets
+a 500, a 429 with Retry-After, no answer at all, or a truncated body instead of its answer.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from kafkatrade.config import ConfigError
+from kafkatrade.market.faults import FaultDraw, Faults
 from kafkatrade.market.replay import Replay, check_rate
 from kafkatrade.marketdata import MarketData
 
@@ -54,9 +58,12 @@ def redact(text: str) -> str:
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address, replay: Replay, access_log: bool) -> None:
+    def __init__(self, address, replay: Replay, access_log: bool, faults: FaultDraw | None) -> None:
         self.replay = replay
         self.access_log = access_log
+        self.faults = faults
+        # Set by close(): requests held by a `timeout` fault end at once.
+        self.closing = threading.Event()
         # Open connections, so that close() also ends the kept-alive ones.
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
@@ -83,6 +90,23 @@ class _Handler(BaseHTTPRequestHandler):
         super().finish()
 
     def do_GET(self) -> None:
+        fault = self._fault()
+        if fault == "500":
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "injected fault: 500"})
+            return
+        if fault == "429":
+            retry_after = self.server.faults.faults.retry_after
+            self._send(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                {"error": f"injected fault: too many requests, retry after {retry_after} s"},
+                headers={"Retry-After": str(retry_after)},
+            )
+            return
+        if fault == "timeout":
+            # Hold this connection's thread only; the server answers others meanwhile.
+            self.server.closing.wait(self.server.faults.faults.hold)
+            self.close_connection = True  # no answer, ever: the client has given up
+            return
         try:
             status, document = self._answer()
         except BadRequestError as error:
@@ -90,7 +114,17 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug: answer 500 and keep serving
             log.exception("market server failed on %s", redact(self.path))
             status, document = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"}
-        self._send(status, document)
+        self._send(status, document, truncate=fault == "truncated")
+
+    def _fault(self) -> str | None:
+        """The fault drawn for this request; `/status` never gets one."""
+        draw = self.server.faults
+        if draw is None or urlsplit(self.path).path.rstrip("/") == "/status":
+            return None
+        kind = draw.next()
+        if kind is not None:
+            log.debug("fault=%s request=%r", kind, redact(self.requestline))
+        return kind
 
     def _method_not_allowed(self) -> None:
         self._send(
@@ -112,7 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         replay = self.server.replay
         if segments == ["status"]:
-            return HTTPStatus.OK, replay.status()
+            status = replay.status()
+            if self.server.faults is not None:
+                status["faults"] = self.server.faults.status()
+            return HTTPStatus.OK, status
         if segments == ["stock", "market", "batch"]:
             return HTTPStatus.OK, self._batch(query)
         if len(segments) == 3 and segments[0] == "stock" and segments[2] in ("quote", "bars"):
@@ -157,12 +194,24 @@ class _Handler(BaseHTTPRequestHandler):
             answer[symbol] = entry
         return answer
 
-    def _send(self, status: HTTPStatus, document: object) -> None:
+    def _send(
+        self,
+        status: HTTPStatus,
+        document: object,
+        *,
+        headers: dict[str, str] | None = None,
+        truncate: bool = False,
+    ) -> None:
         body = json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
+        if truncate:
+            # Half of it: a proper prefix of a JSON object or array is never valid JSON.
+            body = body[: len(body) // 2]
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -196,10 +245,15 @@ class ReplayServer:
     """The replay server, in-process: `start()` serves in a thread, `close()` stops it.
 
     `port=0` picks a free port (see `url`). The replay clock starts when the server starts;
-    `now` is the monotonic clock it reads (injectable for tests).
+    `now` is the monotonic clock it reads (injectable for tests). `faults`: which share of
+    requests fails and how (default: none); `fault_counts()` tells how many were served.
 
         with ReplayServer(data, rate=0).start() as server:
             requests.get(f"{server.url}/stock/AAPL/quote")
+
+        faults = Faults.parse("500=0.1,timeout=0.05", seed=7, hold=1.0)
+        with ReplayServer(data, rate=0, faults=faults).start() as server:
+            ...
     """
 
     def __init__(
@@ -211,11 +265,13 @@ class ReplayServer:
         *,
         access_log: bool = False,
         now: Callable[[], float] = time.monotonic,
+        faults: Faults | None = None,
     ) -> None:
         self.data = data
         self.host = host
         self.rate = check_rate(rate)
         self.access_log = access_log
+        self.faults = faults if faults is not None and faults.shares else None
         self._port = port
         self._now = now
         self._httpd: _HttpServer | None = None
@@ -226,6 +282,12 @@ class ReplayServer:
         if self._httpd is None:
             raise RuntimeError("the server is not started")
         return self._httpd.replay
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many faults of each kind were served since the server started ({}: faults off)."""
+        if self._httpd is None or self._httpd.faults is None:
+            return {}
+        return self._httpd.faults.status()["served"]
 
     @property
     def port(self) -> int:
@@ -240,8 +302,9 @@ class ReplayServer:
         """Listens on the port and starts the replay clock, without serving yet."""
         if self._httpd is None:
             replay = Replay(self.data, self.rate, self._now)
+            draw = FaultDraw(self.faults) if self.faults is not None else None
             try:
-                self._httpd = _HttpServer((self.host, self._port), replay, self.access_log)
+                self._httpd = _HttpServer((self.host, self._port), replay, self.access_log, draw)
             except OSError as error:
                 raise ConfigError(
                     f"the market server cannot listen on {self.host}:{self._port} "
@@ -271,6 +334,7 @@ class ReplayServer:
         httpd = self._httpd
         if httpd is None:
             return
+        httpd.closing.set()
         if self._thread is not None:
             httpd.shutdown()
             self._thread.join()
@@ -297,9 +361,10 @@ def serve(
     rate: float = 1.0,
     *,
     access_log: bool = False,
+    faults: Faults | None = None,
 ) -> None:
     """Serves the replay of `data` until interrupted (Ctrl-C); what `kafkatrade market` runs."""
-    server = ReplayServer(data, host, port, rate, access_log=access_log).bind()
+    server = ReplayServer(data, host, port, rate, access_log=access_log, faults=faults).bind()
     status = server.replay.status()
     log.info(
         "market replay serving url=%s symbols=%d bars=%d steps=%d rate=%g data=%r",
@@ -310,6 +375,14 @@ def serve(
         server.rate,
         data.source,
     )
+    if server.faults is not None:
+        log.info(
+            "market replay faults=%s seed=%s retry_after=%ds hold=%gs",
+            server.faults.spec(),
+            server.faults.seed,
+            server.faults.retry_after,
+            server.faults.hold,
+        )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
