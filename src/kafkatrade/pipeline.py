@@ -29,6 +29,7 @@ from kafkatrade.db import mongo
 from kafkatrade.kafka.groups import delete_groups
 from kafkatrade.kafka.lag import LagReader
 from kafkatrade.kafka.topics import default_topics, delete_topics, ensure_topics
+from kafkatrade.market.faults import Faults
 from kafkatrade.marketdata import MarketData
 from kafkatrade.report import report_of_database
 from kafkatrade.stack import Stack
@@ -137,6 +138,8 @@ class RunOptions:
     summary_path: Path | None = Path("run-summary.json")
     # Folder of the report written at the end (report.md and charts); None: <home>/report.
     report_dir: Path | None = None
+    # Faults the market replay server injects (`kafkatrade market --faults`); None: none.
+    faults: Faults | None = None
 
 
 def _wait_for_market(url: str, services: Services, timeout: float = 60.0) -> None:
@@ -240,6 +243,8 @@ def run(settings: Settings, options: RunOptions, say: Callable[[str], None] = pr
         market_args = ["market", "--rate", str(options.rate), "--port", str(settings.market_port)]
         if options.data_path is not None:
             market_args += ["--data", str(options.data_path)]
+        if options.faults is not None:
+            market_args += options.faults.arguments()
         services.start("market", *market_args)
         _wait_for_market(settings.provider_base_url, services)
         for kind, count in (
