@@ -18,8 +18,9 @@ Two definitions worth knowing:
   the group's committed offset are not counted again, so the bots' sum equals the quotes on
   the topic.
 
-There is no dead-letter topic yet: `kafkatrade_dlq_messages_total` counts the records a service
-skips because they cannot be parsed, with the reason, which is where a DLQ will send them.
+`kafkatrade_dlq_messages_total{topic,reason}` counts the records a service refused and sent to
+the dead-letter topic of `topic` (`kafka/dlq.py`), by reason code (`models.Reason`). Every
+reason's series exists from the start at 0, so the dead-letter alert sees the first one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from kafkatrade import __version__
 from kafkatrade.config import Settings
+from kafkatrade.models import Reason
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,7 @@ DB_DOCUMENTS_WRITTEN = Counter(
 )
 DLQ_MESSAGES = Counter(
     "kafkatrade_dlq_messages_total",
-    "Records skipped as unprocessable, by reason (there is no dead-letter topic yet).",
+    "Records refused and sent to the dead-letter topic of the topic they came from, by reason.",
     ["topic", "reason"],
 )
 ASSIGNED_PARTITIONS = Gauge(
@@ -123,8 +125,8 @@ QUOTE_AGE = Gauge(
 BUILD_INFO = Gauge("kafkatrade_build_info", "Always 1; the version of kafkatrade.", ["version"])
 BUILD_INFO.labels(version=__version__).set(1)
 
-# Reasons a record is skipped (kept few: they are label values).
-INVALID_RECORD = "invalid_record"
+# The reason of a record refused without a more precise code.
+INVALID_RECORD = Reason.INVALID
 
 
 def start_service(service: str, consumed: Iterable[str] = (), produced: Iterable[str] = ()):
@@ -132,7 +134,8 @@ def start_service(service: str, consumed: Iterable[str] = (), produced: Iterable
     for topic in consumed:
         MESSAGES_CONSUMED.labels(service, topic)
         ASSIGNED_PARTITIONS.labels(service, topic)
-        DLQ_MESSAGES.labels(topic, INVALID_RECORD)
+        for reason in Reason:
+            DLQ_MESSAGES.labels(topic, reason)
     for topic in produced:
         MESSAGES_PRODUCED.labels(service, topic)
 

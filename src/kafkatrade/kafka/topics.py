@@ -43,14 +43,31 @@ class TopicSpec:
 KEEP_HISTORY = {"retention.ms": "-1"}
 
 
+def dead_letter_topic(topic: str) -> str:
+    """The topic that receives the records of `topic` a service refused (DESIGN.md)."""
+    return f"{topic}.DLQ"
+
+
+def dead_letter_spec(topic: str) -> TopicSpec:
+    """One partition, one replica (DESIGN.md): dead letters are few and read back in order.
+    They are stamped with the time they were refused, so the broker's retention (7 days by
+    default) runs from then, whatever the age of the original record."""
+    return TopicSpec(dead_letter_topic(topic), 1, 1)
+
+
 def default_topics(settings: Settings) -> list[TopicSpec]:
-    """Stocks (compacted: the latest record per symbol is the symbol list), Quotes, Orders."""
-    return [
+    """Stocks (compacted: the latest record per symbol is the symbol list), Quotes, Orders,
+    and a dead-letter topic for each of these three."""
+    consumed = [
         TopicSpec(
             settings.stocks_topic, settings.stocks_partitions, 1, {"cleanup.policy": "compact"}
         ),
         TopicSpec(settings.quotes_topic, settings.quotes_partitions, 1, KEEP_HISTORY),
         TopicSpec(settings.orders_topic, settings.orders_partitions, 1, KEEP_HISTORY),
+    ]
+    return [
+        *consumed,
+        *(dead_letter_spec(spec.name) for spec in consumed),
     ]
 
 
