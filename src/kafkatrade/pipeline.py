@@ -27,6 +27,7 @@ from kafkatrade import symbols as catalogue
 from kafkatrade.config import Settings
 from kafkatrade.db import mongo
 from kafkatrade.kafka.groups import delete_groups
+from kafkatrade.kafka.history import count_records
 from kafkatrade.kafka.lag import LagReader
 from kafkatrade.kafka.topics import default_topics, delete_topics, ensure_topics
 from kafkatrade.market.faults import Faults
@@ -266,9 +267,10 @@ def run(settings: Settings, options: RunOptions, say: Callable[[str], None] = pr
             _wait_until_done(settings, options, services, lag, db, expected, started, say)
             elapsed = time.monotonic() - started
             summary = summarize(db, options.symbols)
+            # Counted, not taken from offsets: transaction markers take offsets too.
             summary.kafka = {
-                "quotes": sum(lag.end_offsets(settings.quotes_topic).values()),
-                "orders": sum(lag.end_offsets(settings.orders_topic).values()),
+                "quotes": count_records(settings, settings.quotes_topic),
+                "orders": count_records(settings, settings.orders_topic),
             }
             report_dir = options.report_dir or settings.home / "report"
             report = report_of_database(settings, db, report_dir)

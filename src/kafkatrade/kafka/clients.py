@@ -83,10 +83,12 @@ def consumer(
     listener: ConsumerRebalanceListener | None = None,
     **overrides,
 ) -> KafkaConsumer:
-    """A consumer that commits only when told to: offsets move after the work is done."""
+    """A consumer that commits only when told to (offsets move after the work is done) and
+    reads only committed records: a transaction the bot aborted is never seen."""
     config = connection_config(settings) | {
         "group_id": group_id,
         "enable_auto_commit": False,
+        "isolation_level": "read_committed",
         "auto_offset_reset": "earliest",
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 3_000,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from kafkatrade.models import Order, Quote, Side, order_id
 from kafkatrade.strategies import Strategy, check_names, create
+from kafkatrade.trading import snapshot
 from kafkatrade.trading.bars import Bar, BarBuilder, check_bar
 
 if TYPE_CHECKING:
@@ -109,6 +110,30 @@ class TradingEngine:
         """The strategy objects trading `symbol` (for their indicator values), in spec order."""
         state = self._symbols.get(symbol)
         return [book.strategy for book in state.books] if state else []
+
+    def snapshot(self, symbol: str) -> bytes:
+        """The state of `symbol` (bars, indicators, positions) as bytes, for `restore`."""
+        return snapshot.dump(self._identity(), self._symbols[symbol])
+
+    def restore(self, symbol: str, data: bytes) -> None:
+        """Takes `symbol`'s state from a `snapshot` of an engine with the same settings;
+        `snapshot.SnapshotMismatch` when it was made with others."""
+        state = snapshot.load(self._identity(), data)
+        if not isinstance(state, _Symbol):
+            raise snapshot.SnapshotMismatch(f"not a symbol's state: {type(state).__name__}")
+        self._symbols[symbol] = state
+
+    def _identity(self) -> tuple:
+        """What a state depends on besides the quotes: the same quotes under other settings
+        make another state."""
+        return (
+            tuple(self.names),
+            self.notional,
+            self.bar,
+            self.max_position_value,
+            self.stop_loss_pct,
+            self.take_profit_pct,
+        )
 
     def on_quote(self, quote: Quote) -> list[Order]:
         state = self._symbols.get(quote.symbol)
