@@ -17,8 +17,14 @@ class ProviderError(RuntimeError):
     """A call to the provider failed (unreachable, timed out, HTTP error, garbage).
 
     The one-line message says which call and why, and never holds the API key: the caller logs
-    it and backs off.
+    it and backs off. `retry_after`: seconds the provider asked to wait before the next call
+    (its `Retry-After` on a 429 or 503), None when it did not say; the caller waits at least
+    that long.
     """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Provider(Protocol):

@@ -4,6 +4,14 @@ It uses IEX's batch endpoint, `GET {base}/stock/market/batch?symbols=A,B&types=q
 100 symbols a request as IEX allows, and, where the server has it (the local market replay
 server does), `types=bars&since=<epoch ms>`: every bar since a cursor, so a poll never misses a
 bar. The API key goes in IEX's `token` query parameter and never into a message or log.
+
+Whatever the server answers, a call ends in quotes or in a `ProviderError`: no answer in time,
+a refused connection, an HTTP error (with the `Retry-After` of a 429 or 503 on the error), a
+body that is not JSON (cut short, HTML), or JSON of the wrong shape or with wrong values (a
+list for an object, text or NaN for a number). Each call is counted once in
+`kafkatrade_provider_requests_total{provider,status}`: status is `200` for a good answer, the
+HTTP code of an error answer, `invalid_answer` for a 200 whose body is garbage, or `timeout`,
+`connection_error`, `request_error` when no whole answer came.
 """
 
 from __future__ import annotations
@@ -12,11 +20,16 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import partial
+from typing import TypeVar
 from urllib.parse import quote as url_quote
 from urllib.parse import quote_plus, urlsplit
 
 import requests
+import urllib3
 
 from kafkatrade import metrics
 from kafkatrade.models import InvalidRecord, Quote, epoch_ms, from_epoch_ms, validate_symbol
@@ -24,7 +37,21 @@ from kafkatrade.providers import ProviderError
 
 BATCH_LIMIT = 100
 BATCH_PATH = "/stock/market/batch"
+# An answer larger than this is refused: bars of 100 symbols since a cursor are far smaller.
+MAX_ANSWER_BYTES = 64 * 2**20
+_CHUNK_BYTES = 64 * 1024
 _TOKEN = re.compile(r"(?i)\btoken=[^&\s\"']*")
+_SECONDS = re.compile(r"\d+")
+
+T = TypeVar("T")
+
+
+class _CallFailed(ProviderError):
+    """A ProviderError that knows the status label of its call in the requests metric."""
+
+    def __init__(self, status: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
 
 
 class IexProvider:
@@ -32,9 +59,11 @@ class IexProvider:
     `https://cloud.iexapis.com/stable`).
 
     `api_key`: sent as the `token` parameter (default: none). `timeout`: seconds for every
-    call (default 5). `session`: a `requests.Session` to use (default: one of its own, closed
-    by `close()`). `source`: the `source` of the quotes made (default `iex`). `has_bars`:
-    whether the server answers `types=bars` (default True, as the replay server does).
+    call (default 5): the answer's headers must come within `timeout`, and its whole body
+    within `timeout` more, so that a server that trickles its answer cannot hold a poll.
+    `session`: a `requests.Session` to use (default: one of its own, closed by `close()`).
+    `source`: the `source` of the quotes made (default `iex`). `has_bars`: whether the server
+    answers `types=bars` (default True, as the replay server does).
     """
 
     name = "iex"
@@ -70,12 +99,17 @@ class IexProvider:
         wanted = _unique(symbols)
         result: dict[str, Quote | None] = dict.fromkeys(wanted)
         for chunk in _chunks(wanted, BATCH_LIMIT):
-            answer = self._batch(chunk, {"types": "quote"})
-            for symbol in chunk:
-                document = self._entry(answer, symbol).get("quote")
-                if document is not None:
-                    result[symbol] = self._quote(symbol, document)
+            result.update(
+                self._batch(chunk, {"types": "quote"}, partial(self._quotes, chunk=chunk))
+            )
         return result
+
+    def _quotes(self, answer: dict, chunk: list[str]) -> dict[str, Quote | None]:
+        found: dict[str, Quote | None] = {}
+        for symbol in chunk:
+            document = self._entry(answer, symbol).get("quote")
+            found[symbol] = None if document is None else self._quote(symbol, document)
+        return found
 
     def bars_since(self, cursors: Mapping[str, int]) -> dict[str, list[Quote]]:
         """Per symbol, its bars with a time after its cursor (epoch ms), oldest first.
@@ -88,19 +122,28 @@ class IexProvider:
         ordered = sorted(result, key=lambda symbol: cursors[symbol])
         for chunk in _chunks(ordered, BATCH_LIMIT):
             since = int(min(cursors[symbol] for symbol in chunk))
-            answer = self._batch(chunk, {"types": "bars", "since": str(since)})
-            for symbol in chunk:
-                documents = self._entry(answer, symbol).get("bars") or []
-                if not isinstance(documents, list):
-                    raise ProviderError(f"{self._endpoint}: bars of {symbol} are not a list")
-                bars = [self._quote(symbol, document) for document in documents]
-                bars = [
-                    bar
-                    for bar in bars
-                    if bar is not None and epoch_ms(bar.timestamp) > cursors[symbol]
-                ]
-                result[symbol] = sorted(bars, key=lambda bar: bar.timestamp)
+            params = {"types": "bars", "since": str(since)}
+            result.update(
+                self._batch(chunk, params, partial(self._bars, chunk=chunk, cursors=cursors))
+            )
         return result
+
+    def _bars(
+        self, answer: dict, chunk: list[str], cursors: Mapping[str, int]
+    ) -> dict[str, list[Quote]]:
+        found: dict[str, list[Quote]] = {}
+        for symbol in chunk:
+            documents = self._entry(answer, symbol).get("bars")
+            if documents is None:
+                documents = []
+            if not isinstance(documents, list):
+                raise ProviderError(f"{self._endpoint}: bars of {symbol} are not a list")
+            bars = [self._quote(symbol, document) for document in documents]
+            bars = [
+                bar for bar in bars if bar is not None and epoch_ms(bar.timestamp) > cursors[symbol]
+            ]
+            found[symbol] = sorted(bars, key=lambda bar: bar.timestamp)
+        return found
 
     def close(self) -> None:
         if self._own_session:
@@ -112,37 +155,108 @@ class IexProvider:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _batch(self, symbols: list[str], params: dict[str, str]) -> dict:
+    def _batch(self, symbols: list[str], params: dict[str, str], read: Callable[[dict], T]) -> T:
+        """One batch call: the answer, as `read` makes it of the JSON object, or ProviderError.
+
+        Counted once in the requests metric, with the status the call ended in.
+        """
         params = {"symbols": ",".join(symbols), **params}
         if self._api_key:
             params["token"] = self._api_key
-        what = self._endpoint
         started = time.perf_counter()
+        status = "invalid_answer"  # unless the call fails before its body is read
+        try:
+            answer = self._json(self._get(params, started))
+            result = read(answer)
+            status = "200"
+            return result
+        except _CallFailed as error:
+            status = error.status
+            raise
+        finally:
+            self._count(status, started)
+
+    def _get(self, params: dict[str, str], started: float) -> bytes:
+        """The body of a 200 answer; _CallFailed for no answer, an error answer or a body
+        that did not arrive whole."""
+        what = self._endpoint
         try:
             response = self._session.get(
-                self.base_url + BATCH_PATH, params=params, timeout=self.timeout
+                self.base_url + BATCH_PATH, params=params, timeout=self.timeout, stream=True
             )
         except requests.Timeout:
-            self._count("timeout", started)
-            raise ProviderError(f"{what}: no answer within {self.timeout:g} s") from None
+            raise _CallFailed("timeout", f"{what}: no answer within {self.timeout:g} s") from None
         except requests.ConnectionError as error:
-            self._count("connection_error", started)
-            raise ProviderError(f"{what}: cannot connect ({self._reason(error)})") from None
+            raise _CallFailed(
+                "connection_error", f"{what}: cannot connect ({self._reason(error)})"
+            ) from None
         except requests.RequestException as error:
-            self._count("request_error", started)
-            raise ProviderError(f"{what}: {self._redact(str(error))}") from None
-        self._count(str(response.status_code), started)
-        if response.status_code != 200:
-            hint = " (check the API key)" if response.status_code in (401, 403) else ""
-            raise ProviderError(
-                f"{what}: HTTP {response.status_code}{hint}: {self._error_text(response)}"
+            raise _CallFailed("request_error", f"{what}: {self._redact(str(error))}") from None
+        with response:
+            code = response.status_code
+            body = self._body(response, time.perf_counter() + self.timeout)
+        if code != 200:
+            hint = " (check the API key)" if code in (401, 403) else ""
+            retry_after = None
+            if code in (429, 503):
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+            wait = "" if retry_after is None else f" (retry after {retry_after:g} s)"
+            raise _CallFailed(
+                str(code),
+                f"{what}: HTTP {code}{hint}: {self._error_text(body, response.reason)}{wait}",
+                retry_after=retry_after,
             )
+        return body
+
+    def _body(self, response: requests.Response, deadline: float) -> bytes:
+        """The whole body: at most MAX_ANSWER_BYTES, done before `deadline`.
+
+        Read with `read1`, which returns what has arrived: `iter_content` would wait for a
+        whole chunk, byte after trickled byte, however long that takes.
+        """
+        what = self._endpoint
+        chunks: list[bytes] = []
+        size = 0
         try:
-            answer = response.json()
-        except ValueError:
-            raise ProviderError(f"{what}: the answer is not JSON") from None
+            while chunk := response.raw.read1(_CHUNK_BYTES, decode_content=True):
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise _CallFailed(
+                        "invalid_answer",
+                        f"{what}: the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB",
+                    )
+                if time.perf_counter() > deadline:
+                    raise _CallFailed(
+                        "timeout", f"{what}: the answer did not arrive within {self.timeout:g} s"
+                    )
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            if time.perf_counter() > deadline or isinstance(
+                error, urllib3.exceptions.TimeoutError | TimeoutError
+            ):
+                raise _CallFailed(
+                    "timeout", f"{what}: the answer did not arrive within {self.timeout:g} s"
+                ) from None
+            raise _CallFailed(
+                "connection_error", f"{what}: the answer was cut off ({self._reason(error)})"
+            ) from None
+        return b"".join(chunks)
+
+    def _json(self, body: bytes) -> dict:
+        """The body as a JSON object; ProviderError for anything else (cut short, HTML, a list)."""
+        try:
+            answer = json.loads(body)
+        except json.JSONDecodeError as error:
+            raise ProviderError(
+                f"{self._endpoint}: the answer is not JSON ({error.msg} at byte {error.pos} "
+                f"of {len(body)})"
+            ) from None
+        except (ValueError, RecursionError) as error:  # not UTF-8; nested beyond reason
+            raise ProviderError(
+                f"{self._endpoint}: the answer is not JSON ({type(error).__name__})"
+            ) from None
         if not isinstance(answer, dict):
-            raise ProviderError(f"{what}: the answer is not a JSON object")
+            raise ProviderError(f"{self._endpoint}: the answer is not a JSON object")
         return answer
 
     def _count(self, status: str, started: float) -> None:
@@ -201,14 +315,33 @@ class IexProvider:
         text = text.rsplit("]", 1)[-1].strip() if "[Errno" in text else text
         return self._redact(text)[:200] or type(cause).__name__
 
-    def _error_text(self, response: requests.Response) -> str:
+    def _error_text(self, body: bytes, reason: str | None) -> str:
+        """The error an error answer gives, short and without the key."""
+        raw = body.decode("utf-8", errors="replace")
         try:
-            document = response.json()
-            text = document["error"] if isinstance(document, dict) else response.text
-        except (ValueError, KeyError):
-            text = response.text
+            document = json.loads(body)
+            text = document["error"] if isinstance(document, dict) else raw
+        except (ValueError, KeyError, TypeError, RecursionError):
+            text = raw
         text = " ".join(str(text).split())[:200]
-        return self._redact(text) or response.reason or "no reason given"
+        return self._redact(text) or reason or "no reason given"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a `Retry-After` header asks to wait (delta-seconds or an HTTP date); None when
+    there is none or it cannot be read."""
+    if value is None:
+        return None
+    text = value.strip()
+    if _SECONDS.fullmatch(text):
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _unique(symbols: Iterable[str]) -> list[str]:
