@@ -72,7 +72,9 @@ CORPUS: list[Malformed] = [
     M("json_string", "quotes", AAPL, b'"AAPL"', Reason.NOT_OBJECT),
     M("json_null", "orders", AAPL, b"null", Reason.NOT_OBJECT),
     M("huge_value", "quotes", AAPL, quote(source="x" * MAX_RECORD_BYTES), Reason.TOO_LARGE),
+    M("near_broker_limit", "quotes", AAPL, quote(source="x" * 1_000_000), Reason.TOO_LARGE),
     M("tombstone_quote", "quotes", AAPL, None, Reason.TOMBSTONE),
+    M("tombstone_without_key", "quotes", None, None, Reason.TOMBSTONE),
     M("tombstone_order", "orders", AAPL, None, Reason.TOMBSTONE),
     # fields missing or of the wrong JSON type
     M("no_price", "quotes", AAPL, quote(price=DROP), Reason.MISSING_FIELD),

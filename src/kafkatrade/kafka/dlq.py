@@ -13,7 +13,9 @@ dead-letter convention (`__connect.errors.topic`, `.partition`, `.offset`,
     kafkatrade.errors.offset     and offset (decimal text)
 
 All values are UTF-8 text, as Connect writes them, so `kafka-console-consumer
---property print.headers=true` shows them as they are.
+--property print.headers=true` shows them as they are. One exception to "as it came": a
+tombstone without a key is sent with an empty value, as kafka-python refuses a record with
+neither; its reason, `tombstone`, says the value was null, and `DeadLetter` reads it so.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from kafka.producer.future import FutureRecordMetadata
 from kafkatrade import metrics
 from kafkatrade.config import Settings
 from kafkatrade.kafka.history import read_history
-from kafkatrade.kafka.topics import dead_letter_topic
-from kafkatrade.models import InvalidRecord
+from kafkatrade.kafka.topics import DEAD_LETTER_MAX_BYTES, dead_letter_topic
+from kafkatrade.models import InvalidRecord, Reason
 
 log = logging.getLogger(__name__)
+
+# What the producer given to DeadLetters needs (`clients.producer(settings, **PRODUCER_CONFIG)`).
+PRODUCER_CONFIG = {"max_request_size": DEAD_LETTER_MAX_BYTES}
 
 HEADER_PREFIX = "kafkatrade.errors."
 REASON_HEADER = HEADER_PREFIX + "reason"
@@ -46,9 +51,11 @@ class DeadLetters:
     """Sends refused records of any topic to its dead-letter topic with `producer`.
 
     The producer is the caller's, and must send bytes as they are (as `clients.producer`'s
-    do). `send` never flushes: the caller makes the dead letters durable before it commits
-    the offsets of the records they replace, by flushing a plain producer or by committing
-    the transaction of a transactional one (so a dead letter goes with the work it belongs to).
+    do) and take requests as large as `PRODUCER_CONFIG` says: a record near its topic's size
+    limit is larger with its error headers. `send` never flushes: the caller makes the dead
+    letters durable before it commits the offsets of the records they replace, by flushing a
+    plain producer or by committing the transaction of a transactional one (so a dead letter
+    goes with the work it belongs to).
     """
 
     def __init__(self, producer: KafkaProducer, service: str) -> None:
@@ -64,7 +71,7 @@ class DeadLetters:
         future = self.producer.send(
             dead_letter_topic(record.topic),
             key=record.key,
-            value=record.value,
+            value=b"" if record.key is None and record.value is None else record.value,
             headers=self._headers(record, error),
         )
         metrics.DLQ_MESSAGES.labels(record.topic, error.reason).inc()
@@ -114,10 +121,11 @@ class DeadLetter:
         def text(name: str) -> str:
             return headers[name].decode()
 
+        reason = text(REASON_HEADER)
         return cls(
             key=record.key,
-            value=record.value,
-            reason=text(REASON_HEADER),
+            value=None if reason == Reason.TOMBSTONE else record.value,
+            reason=reason,
             message=text(MESSAGE_HEADER),
             service=text(SERVICE_HEADER),
             topic=text(TOPIC_HEADER),

@@ -43,33 +43,28 @@ class TopicSpec:
 KEEP_HISTORY = {"retention.ms": "-1"}
 
 
-def bot_changelog(settings: Settings, partitions: int | None = None) -> TopicSpec:
-    """The bots' state changelog (`kafka.changelog`): compacted, partitioned like Quotes
-    (`partitions`, default the setting), named as Kafka Streams names its changelogs,
-    `<application.id>-<store>-changelog`."""
-    return TopicSpec(
-        f"{settings.bot_group}-state-changelog",
-        partitions or settings.quotes_partitions,
-        1,
-        {"cleanup.policy": "compact"},
-    )
-
-
 def dead_letter_topic(topic: str) -> str:
     """The topic that receives the records of `topic` a service refused (DESIGN.md)."""
     return f"{topic}.DLQ"
+
+
+# A dead letter is its record plus error headers, so it can be larger than the largest record
+# its topic takes (1 MiB by default): the dead-letter topics take twice that.
+DEAD_LETTER_MAX_BYTES = 2 * 1024 * 1024
 
 
 def dead_letter_spec(topic: str) -> TopicSpec:
     """One partition, one replica (DESIGN.md): dead letters are few and read back in order.
     They are stamped with the time they were refused, so the broker's retention (7 days by
     default) runs from then, whatever the age of the original record."""
-    return TopicSpec(dead_letter_topic(topic), 1, 1)
+    return TopicSpec(
+        dead_letter_topic(topic), 1, 1, {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}
+    )
 
 
 def default_topics(settings: Settings) -> list[TopicSpec]:
     """Stocks (compacted: the latest record per symbol is the symbol list), Quotes, Orders,
-    a dead-letter topic for each of these three, and the bots' state changelog."""
+    and a dead-letter topic for each of these three."""
     consumed = [
         TopicSpec(
             settings.stocks_topic, settings.stocks_partitions, 1, {"cleanup.policy": "compact"}
@@ -80,7 +75,6 @@ def default_topics(settings: Settings) -> list[TopicSpec]:
     return [
         *consumed,
         *(dead_letter_spec(spec.name) for spec in consumed),
-        bot_changelog(settings),
     ]
 
 
