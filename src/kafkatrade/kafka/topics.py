@@ -43,6 +43,18 @@ class TopicSpec:
 KEEP_HISTORY = {"retention.ms": "-1"}
 
 
+def bot_changelog(settings: Settings, partitions: int | None = None) -> TopicSpec:
+    """The bots' state changelog (`kafka.changelog`): compacted, partitioned like Quotes
+    (`partitions`, default the setting), named as Kafka Streams names its changelogs,
+    `<application.id>-<store>-changelog`."""
+    return TopicSpec(
+        f"{settings.bot_group}-state-changelog",
+        partitions or settings.quotes_partitions,
+        1,
+        {"cleanup.policy": "compact"},
+    )
+
+
 def dead_letter_topic(topic: str) -> str:
     """The topic that receives the records of `topic` a service refused (DESIGN.md)."""
     return f"{topic}.DLQ"
@@ -64,7 +76,7 @@ def dead_letter_spec(topic: str) -> TopicSpec:
 
 def default_topics(settings: Settings) -> list[TopicSpec]:
     """Stocks (compacted: the latest record per symbol is the symbol list), Quotes, Orders,
-    and a dead-letter topic for each of these three."""
+    a dead-letter topic for each of these three, and the bots' state changelog."""
     consumed = [
         TopicSpec(
             settings.stocks_topic, settings.stocks_partitions, 1, {"cleanup.policy": "compact"}
@@ -75,6 +87,7 @@ def default_topics(settings: Settings) -> list[TopicSpec]:
     return [
         *consumed,
         *(dead_letter_spec(spec.name) for spec in consumed),
+        bot_changelog(settings),
     ]
 
 
