@@ -3,6 +3,11 @@
 Its share is the current content of the `Stocks` partitions the group assigns to it, read
 from the beginning on every assignment; it stays in the group for its whole life, so a new
 replica, a new symbol or a removed one changes its work within seconds.
+
+Faults of the provider (no answer, HTTP errors, garbage) end a poll in a ProviderError: the
+cursors stay where they were, and the poll is retried after an exponential backoff with full
+jitter, or after the provider's Retry-After when that is longer. Quotes go out through an
+idempotent producer, so a retried send never writes a quote twice.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from kafka import KafkaProducer
 
@@ -43,13 +49,57 @@ def fetch_new_quotes(provider: Provider, cursors: dict[str, int]) -> list[Quote]
     return sorted(fresh, key=lambda q: (q.symbol, q.timestamp))
 
 
+class Poller:
+    """Asks the provider for new quotes when it is time: `poll_interval` seconds after a good
+    answer; after a failure, an exponential backoff with full jitter, and never sooner than
+    the provider's Retry-After (up to the backoff's `max_wait`).
+
+    `now` is the monotonic clock it reads (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        poll_interval: float,
+        backoff: Backoff | None = None,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.poll_interval = poll_interval
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.next_poll = 0.0
+        self._now = now
+
+    def due(self) -> bool:
+        return self._now() >= self.next_poll
+
+    def poll(self, cursors: dict[str, int]) -> list[Quote] | None:
+        """The quotes newer than the cursors, or None when the provider failed (logged, and
+        the next poll put off); the cursors are left to the caller."""
+        try:
+            quotes = fetch_new_quotes(self.provider, cursors)
+        except ProviderError as error:
+            delay = self.backoff.next_delay(at_least=error.retry_after)
+            log.warning("provider error=%r retry_in=%.1fs", str(error), delay)
+            self.next_poll = self._now() + delay
+            return None
+        self.backoff.reset()
+        self.next_poll = self._now() + self.poll_interval
+        return quotes
+
+
 def publish_quotes(
     producer: KafkaProducer, topic: str, quotes: list[Quote], cursors: dict[str, int]
-) -> None:
+) -> int:
     """Sends the quotes keyed by symbol, stamped with their event time (and the time they were
-    received, in a header), and moves the cursors."""
+    received, in a header), and moves the cursors past the quotes the broker acknowledged.
+
+    A symbol's cursor stops before its first quote that could not be sent, so the next poll
+    fetches that quote again (and any later one of the symbol: at least once, never a gap).
+    Returns how many quotes were acknowledged.
+    """
     received = metrics.received_header()
-    for quote in quotes:
+    futures = [
         producer.send(
             topic,
             key=quote.symbol,
@@ -57,9 +107,25 @@ def publish_quotes(
             timestamp_ms=epoch_ms(quote.timestamp),
             headers=[received],
         )
+        for quote in quotes
+    ]
     producer.flush()
-    for quote in quotes:
-        cursors[quote.symbol] = max(cursors[quote.symbol], epoch_ms(quote.timestamp))
+    failed: set[str] = set()
+    delivered = 0
+    for quote, future in zip(quotes, futures, strict=True):
+        if not future.succeeded():
+            failed.add(quote.symbol)
+            log.warning(
+                "send failed symbol=%s timestamp=%s error=%r; it is fetched again",
+                quote.symbol,
+                quote.timestamp.isoformat(),
+                str(future.exception),
+            )
+            continue
+        delivered += 1
+        if quote.symbol not in failed:
+            cursors[quote.symbol] = max(cursors[quote.symbol], epoch_ms(quote.timestamp))
+    return delivered
 
 
 def run(settings: Settings, instance: str, stop: threading.Event, health: Health) -> None:
@@ -71,11 +137,15 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
     )
     listener = RewindOnAssign(consumer)
     consumer.subscribe([settings.stocks_topic], listener=listener)
-    producer = clients.producer(settings, client_id=f"downloader-{instance}")
+    # Idempotent (acks=all, at most 5 requests in flight, which the factory's 1 is): a send
+    # the client retries after a lost acknowledgement is written once. Explicit, so that a
+    # conflicting setting fails at startup instead of silently turning idempotence off.
+    producer = clients.producer(
+        settings, client_id=f"downloader-{instance}", enable_idempotence=True
+    )
     table = SymbolTable()
     cursors: dict[str, int] = {}
-    backoff = Backoff()
-    next_poll = 0.0
+    poller = Poller(provider, settings.poll_interval)
     metrics.start_service("downloader", [settings.stocks_topic], [settings.quotes_topic])
     log.info("started provider=%s group=%s", provider.base_url, settings.downloader_group)
     try:
@@ -102,25 +172,20 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                 log.info("symbols=%s", ",".join(sorted(owned)) or "-")
             metrics.SYMBOLS_ASSIGNED.labels(instance).set(len(cursors))
             metrics.set_quote_ages(cursors)
-            if not cursors or time.monotonic() < next_poll:
+            if not cursors or not poller.due():
                 continue
             started = time.perf_counter()
-            try:
-                quotes = fetch_new_quotes(provider, cursors)
-            except ProviderError as error:
-                delay = backoff.next_delay()
-                log.warning("provider error=%r retry_in=%.1fs", str(error), delay)
-                next_poll = time.monotonic() + delay
+            quotes = poller.poll(cursors)
+            if quotes is None:
                 continue
-            backoff.reset()
-            publish_quotes(producer, settings.quotes_topic, quotes, cursors)
-            metrics.MESSAGES_PRODUCED.labels("downloader", settings.quotes_topic).inc(len(quotes))
-            metrics.QUOTES_DOWNLOADED.labels(provider.name).inc(len(quotes))
+            delivered = publish_quotes(producer, settings.quotes_topic, quotes, cursors)
+            metrics.MESSAGES_PRODUCED.labels("downloader", settings.quotes_topic).inc(delivered)
+            metrics.QUOTES_DOWNLOADED.labels(provider.name).inc(delivered)
             metrics.PROCESSING.labels("downloader").observe(time.perf_counter() - started)
             if quotes:
-                log.info("published quotes=%d", len(quotes))
-            next_poll = time.monotonic() + settings.poll_interval
+                log.info("published quotes=%d", delivered)
     finally:
         producer.close()
         consumer.close()
+        provider.close()
         log.info("stopped")

@@ -35,15 +35,22 @@ def stop_on_signals() -> threading.Event:
 
 
 class Backoff:
-    """Exponential delays with full jitter, capped: retries that do not stampede."""
+    """Exponential delays with full jitter, capped: retries that do not stampede.
 
-    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
-        self.base, self.cap, self.attempt = base, cap, 0
+    The n-th delay in a row is uniform in [0, min(cap, base * 2**n)). `next_delay(at_least)`
+    never goes below a wait the server asked for (its Retry-After), honoured up to `max_wait`
+    so that a provider asking for hours cannot silence the service for hours.
+    """
 
-    def next_delay(self) -> float:
-        delay = random.uniform(0, min(self.cap, self.base * 2**self.attempt))
+    def __init__(self, base: float = 0.5, cap: float = 30.0, max_wait: float = 60.0) -> None:
+        self.base, self.cap, self.max_wait, self.attempt = base, cap, max_wait, 0
+
+    def next_delay(self, at_least: float | None = None) -> float:
+        # The exponent stops growing once past the cap: 2**1100 is not a float.
+        ceiling = min(self.cap, self.base * 2 ** min(self.attempt, 64))
+        delay = random.uniform(0, ceiling)
         self.attempt += 1
-        return delay
+        return max(delay, min(at_least or 0.0, self.max_wait))
 
     def reset(self) -> None:
         self.attempt = 0
