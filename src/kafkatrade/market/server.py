@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
             retry_after = self.server.faults.faults.retry_after
             self._send(
                 HTTPStatus.TOO_MANY_REQUESTS,
-                {"error": f"injected fault: too many requests, retry after {retry_after} s"},
+                {"error": "injected fault: too many requests"},
                 headers={"Retry-After": str(retry_after)},
             )
             return

@@ -248,7 +248,7 @@ class IexProvider:
             answer = json.loads(body)
         except json.JSONDecodeError as error:
             raise ProviderError(
-                f"{self._endpoint}: the answer is not JSON ({error.msg} at byte {error.pos} "
+                f"{self._endpoint}: the answer is not JSON ({error.msg}; byte {error.pos} "
                 f"of {len(body)})"
             ) from None
         except (ValueError, RecursionError) as error:  # not UTF-8; nested beyond reason
