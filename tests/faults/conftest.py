@@ -1,0 +1,125 @@
+"""Fixtures of the fault matrix: the expected figures, a stack of its own, the outcome table.
+
+The broker and FerretDB cases stop a server: they run on a stack of their own (free ports, a
+tmp folder), so the session's shared stack, and every other test on it, never sees the fault.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kafkatrade.config import Settings
+from kafkatrade.kafka.topics import default_topics, ensure_topics
+from kafkatrade.stack import Stack
+from tests.faults.harness import Expected, Outcome, expected_of, free_port, write_outcome
+
+OUTCOME_PROPERTY = "fault_outcome"
+
+
+@pytest.fixture(scope="session")
+def expected(stack_settings: Settings) -> Expected:
+    """The backtest's orders and the replayed quotes, computed once: no service involved."""
+    return expected_of(stack_settings)
+
+
+@pytest.fixture(scope="module")
+def own_stack(stack_settings: Settings, tmp_path_factory) -> Iterator[Stack]:
+    """A Kafka broker and a MongoDB-protocol server for this module only, on free ports."""
+    home = tmp_path_factory.mktemp("fault-stack")
+    settings = stack_settings.replace(
+        home=home,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        mongo_port=free_port(),
+        market_port=free_port(),
+    )
+    local = Stack(settings)
+    try:
+        local.up()
+        yield local
+    finally:
+        local.down()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def own_isolated(own_stack: Stack, request) -> Settings:
+    """Like the `isolated` fixture, on the module's own stack: the test's own topics, groups
+    and database, topics created."""
+    tag = "".join(c if c.isalnum() else "-" for c in request.node.name[:24])
+    tag = f"{tag}-{uuid.uuid4().hex[:6]}"
+    settings = own_stack.settings.replace(
+        stocks_topic=f"{tag}.Stocks",
+        quotes_topic=f"{tag}.Quotes",
+        orders_topic=f"{tag}.Orders",
+        downloader_group=f"{tag}.QuotesDownloader",
+        bot_group=f"{tag}.TradingBot",
+        db_quotes_group=f"{tag}.DbService-Quotes",
+        db_orders_group=f"{tag}.DbService-Orders",
+        mongo_db=tag.replace("-", "_")[:40],
+        poll_interval=0.2,
+    )
+    ensure_topics(settings, default_topics(settings))
+    return settings
+
+
+@pytest.fixture
+def record_outcome(record_property, tmp_path: Path) -> Callable[[Outcome], None]:
+    """Writes the case's figures as a JSON line to <tmp>/fault-outcome.jsonl and attaches them
+    to the test report (JUnit XML property; the terminal summary prints the table)."""
+
+    def record(outcome: Outcome) -> None:
+        line = write_outcome(outcome, tmp_path / "fault-outcome.jsonl")
+        record_property(OUTCOME_PROPERTY, line)
+
+    return record
+
+
+COLUMNS = (
+    ("case", 26),
+    ("lost", 5),
+    ("dup", 5),
+    ("order", 6),
+    ("db lost", 8),
+    ("recovery s", 11),
+    ("settled s", 10),
+)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault matrix as a table: one row per case that recorded its outcome."""
+    rows = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in getattr(report, "user_properties", ()):
+                if name == OUTCOME_PROPERTY:
+                    rows.append((report.outcome, json.loads(value)))
+    if not rows:
+        return
+    terminalreporter.section("fault matrix")
+    header = " ".join(f"{name:>{width}}" for name, width in COLUMNS) + "  result"
+    terminalreporter.write_line(header)
+    for result, row in sorted(rows, key=lambda r: r[1]["case"]):
+        cells = (
+            row["case"],
+            row["orders_lost"],
+            row["orders_duplicated"],
+            row["orders_out_of_order"],
+            row["mongo_quotes_lost"] + row["mongo_orders_lost"],
+            row["recovery_s"],
+            row["settled_s"],
+        )
+        line = " ".join(
+            f"{cell!s:>{width}}" for cell, (_, width) in zip(cells, COLUMNS, strict=True)
+        )
+        terminalreporter.write_line(f"{line}  {result}")
+    for _, row in sorted(rows, key=lambda r: r[1]["case"]):
+        terminalreporter.write_line(json.dumps(row, sort_keys=True))
