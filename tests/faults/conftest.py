@@ -1,6 +1,6 @@
 """Fixtures of the fault matrix: the expected figures, a stack of its own, the outcome table.
 
-The broker and FerretDB cases stop a server: they run on a stack of their own (free ports, a
+The broker and FerretDB cases stop a server: each runs on a stack of its own (free ports, a
 tmp folder), so the session's shared stack, and every other test on it, never sees the fault.
 """
 
@@ -28,9 +28,12 @@ def expected(stack_settings: Settings) -> Expected:
     return expected_of(stack_settings)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def own_stack(stack_settings: Settings, tmp_path_factory) -> Iterator[Stack]:
-    """A Kafka broker and a MongoDB-protocol server for this module only, on free ports."""
+    """A Kafka broker and a MongoDB-protocol server for one test, on free ports (a few
+    seconds to start). One per test, not per module: after the broker case's restart, a
+    downloader started on the same broker sometimes never saw its partitions (kafka-python
+    3.0.12), which would fail the next case for a fault that is not its own."""
     home = tmp_path_factory.mktemp("fault-stack")
     settings = stack_settings.replace(
         home=home,
@@ -50,8 +53,8 @@ def own_stack(stack_settings: Settings, tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture
 def own_isolated(own_stack: Stack, request) -> Settings:
-    """Like the `isolated` fixture, on the module's own stack: the test's own topics, groups
-    and database, topics created."""
+    """Like the `isolated` fixture, on the test's own stack: its own topics, groups and
+    database, topics created."""
     tag = "".join(c if c.isalnum() else "-" for c in request.node.name[:24])
     tag = f"{tag}-{uuid.uuid4().hex[:6]}"
     settings = own_stack.settings.replace(

@@ -464,6 +464,16 @@ class FaultRun:
         self.wait_for(self.market_status, 60, "the market replay server answers")
         catalogue.publish(s, self.expected.symbols)
         self.published_at = time.monotonic()
+        # A member the broker counts may still never see its partitions (kafka-python 3.0.12
+        # under load): say so here rather than as quotes that never come.
+        self.wait_for(
+            lambda: all(
+                self.log_count(f"downloader-{i}", "symbols=")
+                for i in range(1, self.downloaders + 1)
+            ),
+            30,
+            "every downloader took its share of the symbols (its log says symbols=...)",
+        )
 
     def _members(self, group: str) -> int:
         members = group_partitions(self.settings, group)
