@@ -28,16 +28,12 @@ from kafkatrade import metrics
 from kafkatrade.config import Settings
 from kafkatrade.db import mongo
 from kafkatrade.kafka import clients, dlq
-from kafkatrade.kafka.groups import describe_groups
+from kafkatrade.kafka.membership import MembershipWatch
 from kafkatrade.models import InvalidRecord, Order, Quote, Reason, parse_record
 from kafkatrade.services.health import Health
 from kafkatrade.services.runtime import Backoff
 
 log = logging.getLogger(__name__)
-
-
-# A consumer with no partitions this long is checked against its group (see _Stream.heal).
-REJOIN_AFTER = 30.0
 
 
 @dataclass
@@ -51,38 +47,20 @@ class _Stream:
     parse: Callable[[bytes | None, bytes | None], Quote | Order]
     store: Callable[[Database, list], int]
     consumer: KafkaConsumer = field(init=False)
-    unassigned_since: float | None = None
+    membership: MembershipWatch = field(init=False)
 
     def __post_init__(self) -> None:
         self.consumer = self._subscribe()
+        self.membership = MembershipWatch(self.settings, self.group, self.client_id)
 
     def _subscribe(self) -> KafkaConsumer:
         return clients.consumer(self.settings, self.group, [self.topic], client_id=self.client_id)
 
     def heal(self) -> None:
-        """Replaces a consumer that fell out of its group and never came back.
-
-        Seen under load with kafka-python 3.0.12: right after a quick second join, a consumer
-        stopped heartbeating, the broker removed it, and it never rejoined, so its topic
-        stopped being stored. A consumer idle by design (more replicas than partitions) is
-        still a member of its group, and is left alone.
-        """
-        if self.consumer.assignment():
-            self.unassigned_since = None
-            return
-        now = time.monotonic()
-        if self.unassigned_since is None:
-            self.unassigned_since = now
-            return
-        if now - self.unassigned_since < REJOIN_AFTER:
-            return
-        self.unassigned_since = now
-        members = describe_groups(self.settings, [self.group])[self.group].members
-        if any(member.client_id == self.client_id for member in members):
-            return
-        log.warning("consumer left group=%s and did not rejoin: starting a new one", self.group)
-        self.consumer.close()
-        self.consumer = self._subscribe()
+        """Replaces a consumer its group lost (see `kafka.membership`)."""
+        if self.membership.lost(self.consumer):
+            self.consumer.close()
+            self.consumer = self._subscribe()
 
 
 def store_batch(

@@ -1,0 +1,69 @@
+"""Telling a consumer that is idle by design from one its group lost.
+
+Seen under load with kafka-python 3.0.12: right after a quick second join, a consumer stopped
+heartbeating, the broker removed it (or handed it partitions it never learned of), and it
+never rejoined, so its topic stopped being read. The services replace such a consumer; a
+consumer that is simply idle (more replicas than partitions) is a member of its group with
+nothing assigned, and is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from kafka import KafkaConsumer
+
+from kafkatrade.config import Settings
+from kafkatrade.kafka.groups import describe_groups
+
+log = logging.getLogger(__name__)
+
+# A consumer with no partitions this long is checked against its group.
+REJOIN_AFTER = 30.0
+
+
+class MembershipWatch:
+    """Checks, once a consumer has had no partitions for `rejoin_after` seconds, that its
+    group still counts it as an idle member (`lost` says when it does not)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        group: str,
+        client_id: str,
+        rejoin_after: float = REJOIN_AFTER,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.group = group
+        self.client_id = client_id
+        self.rejoin_after = rejoin_after
+        self._now = now
+        self._unassigned_since: float | None = None
+
+    def lost(self, consumer: KafkaConsumer) -> bool:
+        """True when `consumer` must be replaced: it has had no partitions for a while, and
+        its group either does not list it or lists partitions for it that it does not have."""
+        if consumer.assignment():
+            self._unassigned_since = None
+            return False
+        now = self._now()
+        if self._unassigned_since is None:
+            self._unassigned_since = now
+            return False
+        if now - self._unassigned_since < self.rejoin_after:
+            return False
+        self._unassigned_since = now
+        members = describe_groups(self.settings, [self.group])[self.group].members
+        mine = [m for m in members if m.client_id == self.client_id]
+        if mine and not any(partitions for m in mine for partitions in m.partitions.values()):
+            return False
+        log.warning(
+            "consumer %s: group=%s %s; starting a new one",
+            self.client_id,
+            self.group,
+            "assigns it partitions it never received" if mine else "lost it",
+        )
+        return True
