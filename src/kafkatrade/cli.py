@@ -449,6 +449,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from kafkatrade.kafka.groups import GroupInUse
     from kafkatrade.marketdata import DataFormatError
     from kafkatrade.pipeline import PipelineError
+    from kafkatrade.services.bot import BotFenced
     from kafkatrade.stack.errors import StackError
     from kafkatrade.strategies import UnknownStrategy
     from kafkatrade.symbols import SymbolsError
@@ -464,6 +465,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         StackError,
         PipelineError,
         NoQuotes,
+        BotFenced,
     )
 
 

@@ -125,9 +125,6 @@ QUOTE_AGE = Gauge(
 BUILD_INFO = Gauge("kafkatrade_build_info", "Always 1; the version of kafkatrade.", ["version"])
 BUILD_INFO.labels(version=__version__).set(1)
 
-# The reason of a record refused without a more precise code.
-INVALID_RECORD = Reason.INVALID
-
 
 def start_service(service: str, consumed: Iterable[str] = (), produced: Iterable[str] = ()):
     """Creates the service's series at 0, so rates and alerts see them before the first event."""

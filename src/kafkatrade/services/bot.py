@@ -20,11 +20,12 @@ from kafka.errors import KafkaError, ProducerFencedError
 
 from kafkatrade import metrics
 from kafkatrade.config import Settings
-from kafkatrade.kafka import changelog, clients
+from kafkatrade.kafka import changelog, clients, dlq
 from kafkatrade.kafka.history import partition_count
+from kafkatrade.kafka.membership import MembershipWatch
 from kafkatrade.kafka.rebalance import PartitionChanges
 from kafkatrade.kafka.topics import bot_changelog, ensure_topics
-from kafkatrade.models import InvalidRecord, Order, Quote, epoch_ms
+from kafkatrade.models import InvalidRecord, Order, epoch_ms, parse_record
 from kafkatrade.services.health import Health
 from kafkatrade.trading.engine import TradingEngine
 from kafkatrade.trading.snapshot import SnapshotMismatch
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 
 class BotFenced(RuntimeError):
-    """Another bot runs with this instance's transactional id: this one must stop."""
+    """Another bot runs with this instance's transactional id (the same `--instance`): this
+    one must stop, as its transactions are refused."""
 
 
 def _resume_offset(consumer: KafkaConsumer, tp: TopicPartition) -> int:
@@ -92,21 +94,24 @@ def _restore(settings: Settings, consumer: KafkaConsumer, tp: TopicPartition) ->
 
 
 def _trade(
-    settings: Settings, producer: KafkaProducer, tp: TopicPartition, part: _Partition, batch
+    settings: Settings,
+    producer: KafkaProducer,
+    dead_letters: dlq.DeadLetters,
+    tp: TopicPartition,
+    part: _Partition,
+    batch,
 ) -> list[float | None]:
-    """Sends the orders of a batch's quotes (in the open transaction); returns the receipt
-    times of the quotes that made them, for the latency histogram."""
+    """Sends the orders of a batch's quotes, and its invalid records to the dead-letter topic
+    (in the open transaction); returns the receipt times of the quotes that made orders, for
+    the latency histogram."""
     received: list[float | None] = []
     for record in batch:
         new = record.offset >= part.replay_until
         try:
-            quote = Quote.from_json(record.value)
+            quote = parse_record("quotes", record.key, record.value)
         except InvalidRecord as error:
-            log.warning(
-                "skipped partition=%d offset=%d reason=%r", tp.partition, record.offset, str(error)
-            )
             if new:
-                metrics.DLQ_MESSAGES.labels(tp.topic, metrics.INVALID_RECORD).inc()
+                dead_letters.send(record, error)
             continue
         orders = part.engine.on_quote(quote)
         if not new:
@@ -138,17 +143,28 @@ def _save_states(settings: Settings, producer: KafkaProducer, tp: TopicPartition
     part.touched.clear()
 
 
+def _subscribe(settings: Settings, client_id: str) -> tuple[KafkaConsumer, PartitionChanges]:
+    consumer = clients.consumer(settings, settings.bot_group, client_id=client_id)
+    listener = PartitionChanges()
+    consumer.subscribe([settings.quotes_topic], listener=listener)
+    return consumer, listener
+
+
 def run(settings: Settings, instance: str, stop: threading.Event, health: Health) -> None:
     quotes_partitions = partition_count(settings, settings.quotes_topic)
     ensure_topics(settings, [bot_changelog(settings, quotes_partitions)])
-    consumer = clients.consumer(settings, settings.bot_group, client_id=f"bot-{instance}")
-    listener = PartitionChanges()
-    consumer.subscribe([settings.quotes_topic], listener=listener)
+    client_id = f"bot-{instance}"
+    consumer, listener = _subscribe(settings, client_id)
+    membership = MembershipWatch(settings, settings.bot_group, client_id)
     producer = clients.producer(
-        settings, client_id=f"bot-{instance}", transactional_id=f"{settings.bot_group}-{instance}"
+        settings,
+        client_id=client_id,
+        transactional_id=f"{settings.bot_group}-{instance}",
+        **dlq.PRODUCER_CONFIG,
     )
     # Fences an earlier life of this instance and aborts the transaction it left open.
     producer.init_transactions()
+    dead_letters = dlq.DeadLetters(producer, "bot")
     parts: dict[TopicPartition, _Partition] = {}
     metrics.start_service("bot", [settings.quotes_topic], [settings.orders_topic])
     metrics.watch_lag(settings, [(settings.bot_group, settings.quotes_topic)], stop)
@@ -168,7 +184,11 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
             metrics.set_assigned("bot", consumer, [settings.quotes_topic])
             work = {tp: batch for tp, batch in records.items() if tp in parts}
             if work:
-                _transact(settings, consumer, producer, parts, work)
+                _transact(settings, consumer, producer, dead_letters, parts, work)
+            elif membership.lost(consumer):
+                consumer.close()
+                parts.clear()
+                consumer, listener = _subscribe(settings, client_id)
     finally:
         producer.close(timeout=5)
         consumer.close()
@@ -179,6 +199,7 @@ def _transact(
     settings: Settings,
     consumer: KafkaConsumer,
     producer: KafkaProducer,
+    dead_letters: dlq.DeadLetters,
     parts: dict[TopicPartition, _Partition],
     work: dict,
 ) -> None:
@@ -192,18 +213,21 @@ def _transact(
     }
     if not offsets:  # only rebuilding state: nothing to send or commit
         for tp, batch in work.items():
-            _trade(settings, producer, tp, parts[tp], batch)
+            _trade(settings, producer, dead_letters, tp, parts[tp], batch)
         return
     producer.begin_transaction()
     try:
         received = []
         for tp, batch in work.items():
-            received += _trade(settings, producer, tp, parts[tp], batch)
+            received += _trade(settings, producer, dead_letters, tp, parts[tp], batch)
             _save_states(settings, producer, tp, parts[tp])
         producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
         producer.commit_transaction()
     except ProducerFencedError as error:
-        raise BotFenced(f"another bot took over transactional id of this one: {error}") from None
+        raise BotFenced(
+            f"another bot took over transactional id {producer.config['transactional_id']!r} "
+            f"({error}); give each bot its own --instance"
+        ) from None
     except KafkaError as error:
         log.warning("transaction aborted error=%r: restoring the partitions", str(error))
         producer.abort_transaction()
