@@ -2,7 +2,8 @@
 
 Its share is the current content of the `Stocks` partitions the group assigns to it, read
 from the beginning on every assignment; it stays in the group for its whole life, so a new
-replica, a new symbol or a removed one changes its work within seconds.
+replica, a new symbol or a removed one changes its work within seconds. A `Stocks` record
+that is not a valid symbol goes to `Stocks.DLQ` (`Catalogue`).
 
 Faults of the provider (no answer, HTTP errors, garbage) end a poll in a ProviderError: the
 cursors stay where they were, and the poll is retried after an exponential backoff with full
@@ -17,14 +18,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 from kafkatrade import metrics
 from kafkatrade.config import Settings
-from kafkatrade.kafka import clients
+from kafkatrade.kafka import clients, dlq
+from kafkatrade.kafka.membership import MembershipWatch
 from kafkatrade.kafka.quotes import last_quote_times
 from kafkatrade.kafka.rebalance import RewindOnAssign
-from kafkatrade.models import Quote, epoch_ms
+from kafkatrade.models import InvalidRecord, Quote, epoch_ms, parse_record
 from kafkatrade.providers import Provider, ProviderError
 from kafkatrade.providers.iex import IexProvider
 from kafkatrade.services.health import Health
@@ -128,22 +132,83 @@ def publish_quotes(
     return delivered
 
 
+class Catalogue:
+    """The symbols of the assigned `Stocks` partitions, read from their beginnings.
+
+    A record that is not a valid symbol goes to `Stocks.DLQ`, once: the group's committed
+    offset of a partition marks how far its records were checked, so reading it again after
+    a rebalance sends no dead letter twice.
+    """
+
+    def __init__(self, consumer: KafkaConsumer, dead_letters: dlq.DeadLetters) -> None:
+        self.consumer = consumer
+        self.dead_letters = dead_letters
+        self.table = SymbolTable()
+        self.checked: dict[TopicPartition, int] = {}
+
+    def assign(self, tp: TopicPartition) -> None:
+        self.checked[tp] = self.consumer.committed(tp) or 0
+
+    def revoke(self, tp: TopicPartition) -> None:
+        self.table.drop(tp.partition)
+        self.checked.pop(tp, None)
+
+    def apply(self, records: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Takes in a poll's records; commits how far they were checked once their dead
+        letters are written (when one is not, the records are read again)."""
+        sent = []
+        for tp, batch in records.items():
+            for record in batch:
+                try:
+                    parse_record("stocks", record.key, record.value)
+                except InvalidRecord as error:
+                    if record.offset >= self.checked.get(tp, 0):
+                        sent.append(self.dead_letters.send(record, error))
+                    continue
+                self.table.apply(tp.partition, record.key, record.value)
+        ahead = {
+            tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1)
+            for tp, batch in records.items()
+            if batch[-1].offset >= self.checked.get(tp, 0)
+        }
+        if not ahead:
+            return
+        try:
+            self.dead_letters.producer.flush()
+            for future in sent:
+                future.get(timeout=0)
+            self.consumer.commit(ahead)
+        except KafkaError as error:
+            log.warning("Stocks records not checked off error=%r; read again", str(error))
+            for tp, batch in records.items():
+                self.consumer.seek(tp, batch[0].offset)
+            return
+        self.checked.update({tp: offset.offset for tp, offset in ahead.items()})
+
+
+def _subscribe(settings: Settings, client_id: str) -> tuple[KafkaConsumer, RewindOnAssign]:
+    consumer = clients.consumer(settings, settings.downloader_group, client_id=client_id)
+    listener = RewindOnAssign(consumer)
+    consumer.subscribe([settings.stocks_topic], listener=listener)
+    return consumer, listener
+
+
 def run(settings: Settings, instance: str, stop: threading.Event, health: Health) -> None:
     provider = IexProvider(
         settings.provider_base_url, settings.provider_api_key, timeout=settings.http_timeout
     )
-    consumer = clients.consumer(
-        settings, settings.downloader_group, client_id=f"downloader-{instance}"
-    )
-    listener = RewindOnAssign(consumer)
-    consumer.subscribe([settings.stocks_topic], listener=listener)
+    client_id = f"downloader-{instance}"
+    consumer, listener = _subscribe(settings, client_id)
+    membership = MembershipWatch(settings, settings.downloader_group, client_id)
     # Idempotent (acks=all, at most 5 requests in flight, which the factory's 1 is): a send
     # the client retries after a lost acknowledgement is written once. Explicit, so that a
     # conflicting setting fails at startup instead of silently turning idempotence off.
-    producer = clients.producer(
-        settings, client_id=f"downloader-{instance}", enable_idempotence=True
+    producer = clients.producer(settings, client_id=client_id, enable_idempotence=True)
+    dead_letters = dlq.DeadLetters(
+        clients.producer(settings, client_id=f"{client_id}-dlq", **dlq.PRODUCER_CONFIG),
+        "downloader",
     )
-    table = SymbolTable()
+    catalogue = Catalogue(consumer, dead_letters)
     cursors: dict[str, int] = {}
     poller = Poller(provider, settings.poll_interval)
     metrics.start_service("downloader", [settings.stocks_topic], [settings.quotes_topic])
@@ -157,12 +222,17 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
             metrics.set_assigned("downloader", consumer, [settings.stocks_topic])
             for change, partitions in listener.changes():
                 for tp in partitions:
-                    table.drop(tp.partition)
+                    catalogue.revoke(tp)
+                    if change == "assigned":
+                        catalogue.assign(tp)
                 log.info("partitions %s %s", change, sorted(tp.partition for tp in partitions))
-            for tp, batch in records.items():
-                for record in batch:
-                    table.apply(tp.partition, record.key, record.value)
-            owned = table.symbols()
+            if records:
+                catalogue.apply(records)
+            elif membership.lost(consumer):
+                consumer.close()
+                consumer, listener = _subscribe(settings, client_id)
+                catalogue = Catalogue(consumer, dead_letters)
+            owned = catalogue.table.symbols()
             if owned != set(cursors):
                 gained = owned - set(cursors)
                 for symbol in set(cursors) - owned:
@@ -186,6 +256,7 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                 log.info("published quotes=%d", delivered)
     finally:
         producer.close()
+        dead_letters.producer.close()
         consumer.close()
         provider.close()
         log.info("stopped")
