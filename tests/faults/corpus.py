@@ -12,6 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from kafka.errors import KafkaError
+from kafka.serializer import Serializer
+
+from kafkatrade.config import Settings
+from kafkatrade.kafka import clients
 from kafkatrade.models import MAX_RECORD_BYTES, Reason, RecordKind
 
 QUOTE = {
@@ -150,3 +155,48 @@ VALID: list[tuple[RecordKind, bytes | None, bytes | None]] = [
     ("stocks", AAPL, b"AAPL"),
     ("stocks", b"^IXIC", None),  # a tombstone removes the symbol
 ]
+
+
+class RawKey(Serializer):
+    """Keys as given, where `NO_KEY` is a null key even with a null value: kafka-python refuses
+    such a record, but a Java producer sends it, so a consumer must expect it."""
+
+    NO_KEY = object()
+
+    def serialize(self, topic, headers, data):
+        return None if data is self.NO_KEY else data
+
+
+Position = tuple[str, int, int]  # topic, partition, offset
+
+
+def produce(
+    settings: Settings, entries: list[Malformed]
+) -> tuple[dict[Position, Malformed], dict[str, KafkaError]]:
+    """Produces the entries one by one straight onto the settings' topic of their kind.
+
+    Returns where each went, and the names of those the broker itself refused (a keyless
+    record on the compacted `Stocks`, say) with its error: those never reach a consumer.
+    """
+    topic_of = {
+        "stocks": settings.stocks_topic,
+        "quotes": settings.quotes_topic,
+        "orders": settings.orders_topic,
+    }
+    placed: dict[Position, Malformed] = {}
+    refused: dict[str, KafkaError] = {}
+    producer = clients.producer(settings, key_serializer=RawKey())
+    try:
+        for entry in entries:
+            key = RawKey.NO_KEY if entry.key is None else entry.key
+            try:
+                meta = producer.send(topic_of[entry.kind], key=key, value=entry.value).get(30)
+            except KafkaError as error:
+                refused[entry.name] = error
+                producer.close()  # a refused batch leaves the producer failed
+                producer = clients.producer(settings, key_serializer=RawKey())
+                continue
+            placed[(meta.topic, meta.partition, meta.offset)] = entry
+        return placed, refused
+    finally:
+        producer.close()

@@ -9,10 +9,14 @@ in its tmp dir and in the report; the terminal summary prints them as a table.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
 
+from kafkatrade.kafka.dlq import read_dead_letters
 from kafkatrade.stack import Stack
+from tests.faults import corpus
+from tests.faults.corpus import CORPUS
 from tests.faults.harness import FaultRun
 from tests.support import group_partitions
 
@@ -252,3 +256,58 @@ def test_provider_fails_a_fifth_of_the_requests(
         assert served.get(kind, 0) > 0, run.failure("market", "downloader-1")
         assert not outcome.extra.get("retries_sooner_than_retry_after"), run.failure("downloader-1")
         assert outcome.settled and outcome.clean and not outcome.exited, run.failure("downloader-1")
+
+
+# Who reads each kind of topic, so who dead-letters its malformed records: each once.
+REFUSED_BY = {"stocks": ("downloader",), "quotes": ("bot", "dbservice"), "orders": ("dbservice",)}
+
+
+def test_malformed_records_produced_mid_stream(isolated, expected, tmp_path, record_outcome):
+    """The corpus of malformed records straight onto Stocks, Quotes and Orders while the data
+    flows: each lands once in its topic's dead-letter topic per service that reads it, with
+    the right reason and origin, and the pipeline's output is what it would have been."""
+    with FaultRun(
+        isolated,
+        expected,
+        tmp_path / "logs",
+        case="malformed records",
+        fault=f"{len(CORPUS)} malformed records into Stocks, Quotes and Orders",
+        rate=RATE,
+    ) as run:
+        run.begin()
+        run.wait_mid_stream(
+            MID_STREAM, lambda: run.orders_on_topic() > 0, "orders on Orders, mid-stream"
+        )
+        placed, refused = corpus.produce(run.settings, CORPUS)
+        # Kafka refuses a keyless record on a compacted topic: it never reaches a service.
+        assert set(refused) == {"stock_no_key"}, refused
+        want = Counter(
+            (*position, service, str(entry.reason))
+            for position, entry in placed.items()
+            for service in REFUSED_BY[entry.kind]
+        )
+        outcome = run.finish(run.published_at)
+        s = run.settings
+
+        def dead_letters() -> Counter:
+            letters = [
+                letter
+                for topic in (s.stocks_topic, s.quotes_topic, s.orders_topic)
+                for letter in read_dead_letters(s, topic)
+            ]
+            return Counter((d.topic, d.partition, d.offset, d.service, d.reason) for d in letters)
+
+        deadline = time.monotonic() + 30  # the settled pipeline has read every record
+        while (got := dead_letters()).total() < want.total() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        outcome.extra.update(
+            malformed_records=len(placed),
+            refused_by_the_broker=len(refused),
+            dead_letters_expected=want.total(),
+            dead_letters=got.total(),
+            dead_letters_missing=(want - got).total(),
+            dead_letters_unexpected=(got - want).total(),
+        )
+        record_outcome(outcome)
+        assert got == want, run.failure("bot-1", "dbservice-1", "downloader-1")
+        assert outcome.settled and outcome.clean and not outcome.exited, run.failure()

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from kafka.serializer import Serializer
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkatrade.db import mongo
@@ -30,7 +29,7 @@ from kafkatrade.kafka.dlq import (
 from kafkatrade.kafka.lag import LagReader
 from kafkatrade.models import Order, Quote, Reason, order_id
 from tests.conftest import free_port
-from tests.faults.corpus import CORPUS
+from tests.faults.corpus import CORPUS, RawKey
 from tests.support import start_service, wait_for
 
 pytestmark = pytest.mark.stack
@@ -63,16 +62,6 @@ def good_orders() -> list[Order]:
             )
         )
     return made
-
-
-class RawKey(Serializer):
-    """Keys as given, where `NO_KEY` is a null key even with a null value: kafka-python refuses
-    such a record, but a Java producer sends it, so a consumer must expect it."""
-
-    NO_KEY = object()
-
-    def serialize(self, topic, headers, data):
-        return None if data is self.NO_KEY else data
 
 
 def dlq_counts(port: int) -> Counter:
