@@ -194,6 +194,19 @@ def test_garbage_is_a_provider_error_counted_as_invalid(answering, body, expecte
     assert counted_since(before) == {"invalid_answer": 1}
 
 
+def test_a_symbol_with_a_bad_bar_waits_and_the_others_get_theirs(answering, caplog):
+    url, answer = answering
+    bad = '{"latestPrice": -3, "latestUpdate": 1704067260000}'
+    answer["body"] = f'{{"AAA": {{"bars": [{BAR}]}}, "BBB": {{"bars": [{BAR}, {bad}]}}}}'.encode()
+    before = requests_by_status()
+    with caplog.at_level("WARNING", logger="kafkatrade.providers.iex"):
+        bars = IexProvider(url).bars_since({"AAA": 0, "BBB": 0})
+    assert [quote.price for quote in bars["AAA"]] == [10.0]
+    assert bars["BBB"] == []  # the whole symbol waits: its good bar comes again next poll
+    assert "bad quote of BBB: latestPrice must be positive" in caplog.text
+    assert counted_since(before) == {"200": 1}
+
+
 def test_a_good_answer_is_counted_as_200(answering):
     url, answer = answering
     answer["body"] = ('{"AAA": {"bars": [' + BAR + "]}}").encode()

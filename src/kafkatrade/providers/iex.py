@@ -8,7 +8,9 @@ bar. The API key goes in IEX's `token` query parameter and never into a message 
 Whatever the server answers, a call ends in quotes or in a `ProviderError`: no answer in time,
 a refused connection, an HTTP error (with the `Retry-After` of a 429 or 503 on the error), a
 body that is not JSON (cut short, HTML), or JSON of the wrong shape or with wrong values (a
-list for an object, text or NaN for a number). Each call is counted once in
+list for an object, text or NaN for a number). When only some symbols' parts of a batch
+answer are garbage, those symbols get nothing this time (a warning says which) and the others
+their quotes: one bad bar does not hold back every symbol. Each call is counted once in
 `kafkatrade_provider_requests_total{provider,status}`: status is `200` for a good answer, the
 HTTP code of an error answer, `invalid_answer` for a 200 whose body is garbage, or `timeout`,
 `connection_error`, `request_error` when no whole answer came.
@@ -17,6 +19,7 @@ HTTP code of an error answer, `invalid_answer` for a 200 whose body is garbage, 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -34,6 +37,8 @@ import urllib3
 from kafkatrade import metrics
 from kafkatrade.models import InvalidRecord, Quote, epoch_ms, from_epoch_ms, validate_symbol
 from kafkatrade.providers import ProviderError
+
+log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 100
 BATCH_PATH = "/stock/market/batch"
@@ -105,11 +110,11 @@ class IexProvider:
         return result
 
     def _quotes(self, answer: dict, chunk: list[str]) -> dict[str, Quote | None]:
-        found: dict[str, Quote | None] = {}
-        for symbol in chunk:
+        def read(symbol: str) -> Quote | None:
             document = self._entry(answer, symbol).get("quote")
-            found[symbol] = None if document is None else self._quote(symbol, document)
-        return found
+            return None if document is None else self._quote(symbol, document)
+
+        return self._per_symbol(chunk, read, lambda: None)
 
     def bars_since(self, cursors: Mapping[str, int]) -> dict[str, list[Quote]]:
         """Per symbol, its bars with a time after its cursor (epoch ms), oldest first.
@@ -131,8 +136,7 @@ class IexProvider:
     def _bars(
         self, answer: dict, chunk: list[str], cursors: Mapping[str, int]
     ) -> dict[str, list[Quote]]:
-        found: dict[str, list[Quote]] = {}
-        for symbol in chunk:
+        def read(symbol: str) -> list[Quote]:
             documents = self._entry(answer, symbol).get("bars")
             if documents is None:
                 documents = []
@@ -142,7 +146,31 @@ class IexProvider:
             bars = [
                 bar for bar in bars if bar is not None and epoch_ms(bar.timestamp) > cursors[symbol]
             ]
-            found[symbol] = sorted(bars, key=lambda bar: bar.timestamp)
+            return sorted(bars, key=lambda bar: bar.timestamp)
+
+        return self._per_symbol(chunk, read, list)
+
+    def _per_symbol(
+        self, chunk: list[str], read: Callable[[str], T], nothing: Callable[[], T]
+    ) -> dict[str, T]:
+        """Each symbol's part of an answer, as `read` makes it.
+
+        A symbol whose part is garbage gets `nothing()` this time, with a warning: its cursor
+        stays, so it waits (and its quote age grows) while the other symbols go on. When every
+        part is garbage, the answer is (ProviderError, counted as `invalid_answer`).
+        """
+        found: dict[str, T] = {}
+        errors: list[ProviderError] = []
+        for symbol in chunk:
+            try:
+                found[symbol] = read(symbol)
+            except ProviderError as error:
+                errors.append(error)
+                found[symbol] = nothing()
+        if errors and len(errors) == len(chunk):
+            raise errors[0]
+        for error in errors:
+            log.warning("provider answer partly bad: %s; that symbol waits", error)
         return found
 
     def close(self) -> None:
