@@ -180,6 +180,10 @@ BAR = '{"latestPrice": 10, "latestUpdate": 1704067200000, "latestVolume": 5}'
             b'{"AAA": {"bars": [{"latestPrice": 10, "latestUpdate": 1, "latestVolume": "5"}]}}',
             "bad quote of AAA: latestVolume must be a finite number",
         ),
+        (
+            b'{"AAA": {"bars": [{"latestPrice": 10, "latestUpdate": 1, "low": 0}]}}',
+            "bad quote of AAA: low must be positive, not 0",
+        ),
         (b'"AAA"', "the answer is not a JSON object"),
     ],
 )

@@ -310,7 +310,9 @@ class IexProvider:
             if isinstance(updated, bool) or not isinstance(updated, int | float):
                 raise InvalidRecord(f"latestUpdate must be epoch milliseconds, not {updated!r}")
             bar = {
-                name: _number(document[name], name)
+                # Positive, as the Quotes contract (models.Quote) wants: a 0 would be refused
+                # by every reader of the topic.
+                name: _number(document[name], name, positive=True)
                 for name in ("open", "high", "low", "close")
                 if document.get(name) is not None
             }
