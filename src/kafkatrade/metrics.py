@@ -82,8 +82,9 @@ QUOTES_DOWNLOADED = Counter(
 )
 PROVIDER_REQUESTS = Counter(
     "kafkatrade_provider_requests_total",
-    "HTTP requests to a quote provider; status is the HTTP code, or timeout, "
-    "connection_error or request_error when there was no answer.",
+    "HTTP requests to a quote provider; status is the HTTP code, invalid_answer for a 200 "
+    "whose body is garbage, or timeout, connection_error or request_error when no whole "
+    "answer came.",
     ["provider", "status"],
 )
 PROVIDER_REQUEST_SECONDS = Histogram(
