@@ -218,6 +218,48 @@ def test_topics_carry_names_partitions_and_replicas_from_the_values(rendered: Re
     assert stocks["spec"]["config"]["cleanup.policy"] == "compact"
 
 
+# Kafka's own defaults (3 replicas, min ISR 2) cannot be met by fewer than 3 nodes: the
+# coordinator then refuses transactions. Strimzi's examples: kafka-single-node.yaml sets 1, 1
+# and 1; kafka-persistent.yaml (3 nodes) sets 3, 3 and 2.
+@pytest.mark.parametrize(
+    ("nodes", "replication", "min_isr"),
+    [(1, 1, 1), (2, 2, 1), (3, 3, 2), (5, 3, 2)],
+)
+def test_transaction_and_offsets_topics_follow_the_node_count(
+    chart: Chart, nodes: int, replication: int, min_isr: int
+):
+    rendered = chart.render(ci("default"), sets=(("kafka.nodePool.replicas", str(nodes)),))
+    (kafka,) = rendered.of_kind("Kafka")
+    (pool,) = rendered.of_kind("KafkaNodePool")
+
+    config = kafka["spec"]["kafka"]["config"]
+
+    assert pool["spec"]["replicas"] == nodes
+    assert config["offsets.topic.replication.factor"] == replication
+    assert config["transaction.state.log.replication.factor"] == replication
+    assert config["transaction.state.log.min.isr"] == min_isr
+    assert config["default.replication.factor"] == replication
+    assert config["auto.create.topics.enable"] is False
+    # Applies to every topic, whatever its replicas: left at 1 for topics of one replica.
+    assert config["min.insync.replicas"] == 1
+
+
+def test_broker_config_from_the_values_wins_over_the_node_count(chart: Chart):
+    rendered = chart.render(
+        ci("default"),
+        sets=(
+            ("kafka.nodePool.replicas", "3"),
+            ("kafka.config.transaction\\.state\\.log\\.min\\.isr", "3"),
+        ),
+    )
+    (kafka,) = rendered.of_kind("Kafka")
+
+    config = kafka["spec"]["kafka"]["config"]
+
+    assert config["transaction.state.log.min.isr"] == 3
+    assert config["transaction.state.log.replication.factor"] == 3
+
+
 # ---- prometheus-operator objects -----------------------------------------------------------
 
 # Required fields of monitoring.coreos.com/v1, written from prometheus-operator's CRDs
