@@ -38,6 +38,11 @@ def test_lint_strict_passes(chart: Chart, ci_values: Path):
             ["at '/kafka/bootstrapServers'", "minLength: got 0, want 1"],
             id="external-kafka-without-bootstrap",
         ),
+        pytest.param(
+            ["--set", "groups.bot=Trading Bot"],
+            ["at '/groups/bot'", "does not match pattern"],
+            id="bot-group-not-a-topic-name-prefix",
+        ),
     ],
 )
 def test_schema_rejects_bad_values_with_a_clear_message(chart: Chart, args, expected):

@@ -20,6 +20,9 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 
+from kafkatrade.config import Settings
+from kafkatrade.kafka.topics import DEAD_LETTER_MAX_BYTES, bot_changelog, dead_letter_spec
+
 from .conftest import CHART, RELEASE, Chart, Rendered
 
 pytestmark = pytest.mark.helm
@@ -205,6 +208,9 @@ def test_topics_carry_names_partitions_and_replicas_from_the_values(rendered: Re
         topic = topics[key]
         expected[topic["name"]] = (topic["partitions"], topic["replicas"])
         expected[f"{topic['name']}.DLQ"] = (1, 1)  # one partition: order of failures kept
+    quotes = topics["quotes"]
+    changelog = f"{rendered.values['groups']['bot']}-state-changelog"
+    expected[changelog] = (quotes["partitions"], quotes["replicas"])  # partitioned like Quotes
     found = {
         t["spec"]["topicName"]: (t["spec"]["partitions"], t["spec"]["replicas"])
         for t in rendered.of_kind("KafkaTopic")
@@ -216,6 +222,74 @@ def test_topics_carry_names_partitions_and_replicas_from_the_values(rendered: Re
         if t["spec"]["topicName"] == topics["stocks"]["name"]
     )
     assert stocks["spec"]["config"]["cleanup.policy"] == "compact"
+
+
+def _topic(rendered: Rendered, name: str) -> dict:
+    (topic,) = [t for t in rendered.of_kind("KafkaTopic") if t["spec"]["topicName"] == name]
+    return topic
+
+
+def _bot_group(rendered: Rendered) -> str:
+    """The group the bots are given (by the ConfigMap every container reads)."""
+    (config,) = [
+        c for c in rendered.of_kind("ConfigMap") if c["metadata"]["name"] == fullname("config")
+    ]
+    return config["data"]["KAFKATRADE_BOT_GROUP"]
+
+
+@pytest.mark.parametrize(
+    ("values", "sets"),
+    [
+        pytest.param("default", (), id="default"),
+        pytest.param("six-partitions", (), id="six-partitions"),
+        pytest.param("default", (("groups.bot", "Bots-eu"),), id="own-group"),
+    ],
+)
+def test_bot_changelog_topic_is_the_one_the_bot_creates(chart: Chart, values: str, sets):
+    rendered = chart.render(ci(values), sets=sets)
+    # The topic the bot itself would create with the same group and Quotes partitions.
+    quotes = rendered.values["topics"]["quotes"]
+    group = _bot_group(rendered)
+    spec = bot_changelog(Settings(bot_group=group, quotes_partitions=quotes["partitions"]))
+
+    topic = _topic(rendered, spec.name)
+
+    assert spec.name == f"{rendered.values['groups']['bot']}-state-changelog"
+    assert topic["metadata"]["name"] == fullname("bot-changelog")
+    assert topic["spec"]["partitions"] == spec.partitions == quotes["partitions"]
+    assert topic["spec"]["replicas"] == quotes["replicas"]
+    assert topic["spec"]["config"] == dict(spec.configs) == {"cleanup.policy": "compact"}
+
+
+def test_bot_changelog_follows_the_quotes_partitions_and_replicas(chart: Chart):
+    rendered = chart.render(
+        ci("default"), sets=(("topics.quotes.partitions", "4"), ("topics.quotes.replicas", "3"))
+    )
+
+    topic = _topic(rendered, "TradingBot-state-changelog")
+
+    assert (topic["spec"]["partitions"], topic["spec"]["replicas"]) == (4, 3)
+
+
+def test_dead_letter_topics_take_the_records_the_services_dead_letter(rendered: Rendered):
+    if not rendered.values["kafka"]["create"]:
+        return
+    for key in ("stocks", "quotes", "orders"):
+        spec = dead_letter_spec(rendered.values["topics"][key]["name"])
+
+        config = _topic(rendered, spec.name)["spec"]["config"]
+
+        # A dead letter is its record plus error headers: 2 MiB, not the broker's 1 MiB.
+        assert int(config["max.message.bytes"]) == DEAD_LETTER_MAX_BYTES == 2 * 1024 * 1024
+        assert int(config["max.message.bytes"]) == int(spec.configs["max.message.bytes"])
+
+
+def test_no_dead_letter_topics_when_disabled(chart: Chart):
+    rendered = chart.render(ci("default"), sets=(("topics.deadLetter.enabled", "false"),))
+
+    names = {t["spec"]["topicName"] for t in rendered.of_kind("KafkaTopic")}
+
+    assert names == {"Stocks", "Quotes", "Orders", "TradingBot-state-changelog"}
 
 
 # Kafka's own defaults (3 replicas, min ISR 2) cannot be met by fewer than 3 nodes: the
@@ -443,6 +517,7 @@ def test_six_partitions_make_six_of_each_service(chart: Chart):
         "Stocks.DLQ": 1,
         "Quotes.DLQ": 1,
         "Orders.DLQ": 1,
+        "TradingBot-state-changelog": 6,
     }
 
 
