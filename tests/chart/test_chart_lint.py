@@ -39,6 +39,11 @@ def test_lint_strict_passes(chart: Chart, ci_values: Path):
             id="external-kafka-without-bootstrap",
         ),
         pytest.param(
+            ["--set", "bot.terminationGracePeriodSeconds=10"],
+            ["at '/bot/terminationGracePeriodSeconds'", "minimum: got 10, want 15"],
+            id="grace-period-shorter-than-a-shutdown",
+        ),
+        pytest.param(
             ["--set", "groups.bot=Trading Bot"],
             ["at '/groups/bot'", "does not match pattern"],
             id="bot-group-not-a-topic-name-prefix",
