@@ -21,7 +21,12 @@ import pytest
 import yaml
 
 from kafkatrade.config import Settings
-from kafkatrade.kafka.topics import DEAD_LETTER_MAX_BYTES, bot_changelog, dead_letter_spec
+from kafkatrade.kafka.topics import (
+    DEAD_LETTER_MAX_BYTES,
+    bot_changelog,
+    dead_letter_spec,
+    default_topics,
+)
 
 from .conftest import CHART, RELEASE, Chart, Rendered
 
@@ -222,6 +227,21 @@ def test_topics_carry_names_partitions_and_replicas_from_the_values(rendered: Re
         if t["spec"]["topicName"] == topics["stocks"]["name"]
     )
     assert stocks["spec"]["config"]["cleanup.policy"] == "compact"
+
+
+def test_topic_configs_by_default_are_those_the_local_stack_creates(chart: Chart):
+    rendered = chart.render(ci("default"))
+    local = {spec.name: dict(spec.configs) for spec in default_topics(Settings())}
+
+    found = {
+        t["spec"]["topicName"]: {k: str(v) for k, v in (t["spec"].get("config") or {}).items()}
+        for t in rendered.of_kind("KafkaTopic")
+    }
+
+    # Quotes and Orders keep their history (retention.ms -1): their record times are event
+    # times, years old in a replay, which a 7-day retention would delete on arrival.
+    assert found == local
+    assert found["Quotes"]["retention.ms"] == found["Orders"]["retention.ms"] == "-1"
 
 
 def _topic(rendered: Rendered, name: str) -> dict:
