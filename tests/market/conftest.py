@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -81,3 +82,22 @@ def days() -> list[datetime]:
 def day_ms() -> list[int]:
     """The same instants in epoch milliseconds, as the IEX API gives them."""
     return list(MS)
+
+
+# The fault kinds in the order the replay server documents for its draw.
+FAULT_KINDS = ("500", "429", "timeout", "truncated")
+
+
+def expected_faults(shares: dict[str, float], seed: int, count: int) -> list[str | None]:
+    """The fault of each of `count` requests in a row, by the documented rule."""
+    draws = random.Random(seed)
+    sequence: list[str | None] = []
+    for _ in range(count):
+        u, edge, kind = draws.random(), 0.0, None
+        for name in FAULT_KINDS:
+            edge += shares.get(name, 0.0)
+            if u < edge:
+                kind = name
+                break
+        sequence.append(kind)
+    return sequence

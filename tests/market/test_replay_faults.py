@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import subprocess
 import sys
 import threading
@@ -20,26 +19,11 @@ import requests
 from kafkatrade.config import ConfigError
 from kafkatrade.market import Faults, ReplayServer
 from tests.conftest import free_port
+from tests.market.conftest import FAULT_KINDS, expected_faults
 from tests.support import kafkatrade, wait_for
 
-ORDER = ("500", "429", "timeout", "truncated")
 CLIENT_TIMEOUT = 0.3  # seconds; the servers below hold a `timeout` request for longer
 HOLD = 2.0
-
-
-def expected_faults(shares: dict[str, float], seed: int, count: int) -> list[str | None]:
-    """The fault of each of `count` requests in a row, by the documented rule."""
-    draws = random.Random(seed)
-    sequence: list[str | None] = []
-    for _ in range(count):
-        u, edge, kind = draws.random(), 0.0, None
-        for name in ORDER:
-            edge += shares.get(name, 0.0)
-            if u < edge:
-                kind = name
-                break
-        sequence.append(kind)
-    return sequence
 
 
 def binomial_bound(count: int, share: float) -> tuple[float, float]:
@@ -108,7 +92,7 @@ def test_each_fault_is_served_at_its_share_in_the_seeded_sequence(
     for kind, share in shares.items():
         low, high = binomial_bound(count, share)
         assert low <= seen.count(kind) <= high, (kind, seen.count(kind))
-    served = {kind: seen.count(kind) for kind in ORDER}
+    served = {kind: seen.count(kind) for kind in FAULT_KINDS}
     assert counts == served
     assert status["faults"] == {
         "spec": spec,

@@ -6,7 +6,6 @@ server faulting 20 % of its requests, and compares the Quotes topic with the rep
 
 from __future__ import annotations
 
-import random
 import time
 from collections import defaultdict
 
@@ -21,25 +20,8 @@ from kafkatrade.providers.iex import IexProvider
 from kafkatrade.services.downloader import Poller
 from kafkatrade.services.runtime import Backoff
 from tests.conftest import free_port
-from tests.market.conftest import MS, tiny_market
+from tests.market.conftest import FAULT_KINDS, MS, expected_faults, tiny_market
 from tests.support import group_partitions, start_service, wait_for
-
-KINDS = ("500", "429", "timeout", "truncated")
-
-
-def first_faults(shares: dict[str, float], seed: int, count: int) -> list[str | None]:
-    """The faults of the first `count` requests, by the rule the replay server documents."""
-    draws = random.Random(seed)
-    faults: list[str | None] = []
-    for _ in range(count):
-        u, edge, kind = draws.random(), 0.0, None
-        for name in KINDS:
-            edge += shares.get(name, 0.0)
-            if u < edge:
-                kind = name
-                break
-        faults.append(kind)
-    return faults
 
 
 def test_backoff_waits_at_least_the_retry_after_up_to_its_max_wait():
@@ -56,7 +38,7 @@ def test_the_poller_honours_retry_after_then_gets_every_quote():
     retry_after = 2
     shares = {"429": 0.5}
     # A seed whose first request gets the 429 and whose second does not.
-    seed = next(s for s in range(1000) if first_faults(shares, s, 2) == ["429", None])
+    seed = next(s for s in range(1000) if expected_faults(shares, s, 2) == ["429", None])
     faults = Faults.parse("429=0.5", seed=seed, retry_after=retry_after)
     with ReplayServer(tiny_market(), rate=0, faults=faults).start() as server:
         poller = Poller(IexProvider(server.url, timeout=1), poll_interval=0.01)
@@ -97,9 +79,9 @@ def test_a_downloader_against_a_faulting_provider_publishes_every_quote_once_in_
         for symbol, bars in data.items()
     }
     total = sum(len(quotes) for quotes in expected.values())
-    shares = dict.fromkeys(KINDS, 0.05)  # 20 % of the requests fail, one kind in four each
+    shares = dict.fromkeys(FAULT_KINDS, 0.05)  # 20 % of the requests fail, one kind in four each
     seed = 49  # its first 9 requests hold every kind, checked here:
-    assert set(first_faults(shares, seed, 9)) == {*KINDS, None}
+    assert set(expected_faults(shares, seed, 9)) == {*FAULT_KINDS, None}
     faults = Faults.parse("500=0.05,429=0.05,timeout=0.05,truncated=0.05", seed=seed, hold=1.5)
     port = free_port()
     # The client gives up on a held request after 0.5 s; the server holds it 1.5 s.
@@ -129,7 +111,7 @@ def test_a_downloader_against_a_faulting_provider_publishes_every_quote_once_in_
     finally:
         downloader.terminate()
         downloader.wait(15)
-    assert all(served[kind] >= 1 for kind in KINDS), served
+    assert all(served[kind] >= 1 for kind in FAULT_KINDS), served
     published = quotes_by_symbol(settings)
     assert published.keys() == expected.keys()
     for symbol, quotes in expected.items():
