@@ -52,12 +52,9 @@ def stack(stack_settings: Settings):
     shutil.rmtree(stack_settings.home, ignore_errors=True)
 
 
-@pytest.fixture
-def isolated(stack, stack_settings: Settings, request) -> Settings:
-    """Settings with this test's own topics, consumer groups and database, topics created."""
-    tag = f"{request.node.name[:24]}-{uuid.uuid4().hex[:6]}".replace("[", "-").replace("]", "")
-    tag = "".join(c if c.isalnum() or c in "-_" else "-" for c in tag)
-    settings = stack_settings.replace(
+def isolate(settings: Settings, tag: str) -> Settings:
+    """`settings` with topics, consumer groups and a database of their own, named by `tag`."""
+    return settings.replace(
         stocks_topic=f"{tag}.Stocks",
         quotes_topic=f"{tag}.Quotes",
         orders_topic=f"{tag}.Orders",
@@ -68,5 +65,17 @@ def isolated(stack, stack_settings: Settings, request) -> Settings:
         mongo_db=tag.replace("-", "_")[:40],
         poll_interval=0.2,
     )
+
+
+def unique_tag(request) -> str:
+    """A name for this test's topics and groups: its own name, unique per run."""
+    tag = f"{request.node.name[:24]}-{uuid.uuid4().hex[:6]}"
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in tag)
+
+
+@pytest.fixture
+def isolated(stack, stack_settings: Settings, request) -> Settings:
+    """Settings with this test's own topics, consumer groups and database, topics created."""
+    settings = isolate(stack_settings, unique_tag(request))
     ensure_topics(settings, default_topics(settings))
     return settings

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from kafkatrade.config import Settings
 from kafkatrade.kafka.topics import default_topics, ensure_topics
 from kafkatrade.stack import Stack
+from tests.conftest import isolate, unique_tag
 from tests.faults.harness import Expected, Outcome, expected_of, free_port, write_outcome
 
 OUTCOME_PROPERTY = "fault_outcome"
@@ -55,19 +55,7 @@ def own_stack(stack_settings: Settings, tmp_path_factory) -> Iterator[Stack]:
 def own_isolated(own_stack: Stack, request) -> Settings:
     """Like the `isolated` fixture, on the test's own stack: its own topics, groups and
     database, topics created."""
-    tag = "".join(c if c.isalnum() else "-" for c in request.node.name[:24])
-    tag = f"{tag}-{uuid.uuid4().hex[:6]}"
-    settings = own_stack.settings.replace(
-        stocks_topic=f"{tag}.Stocks",
-        quotes_topic=f"{tag}.Quotes",
-        orders_topic=f"{tag}.Orders",
-        downloader_group=f"{tag}.QuotesDownloader",
-        bot_group=f"{tag}.TradingBot",
-        db_quotes_group=f"{tag}.DbService-Quotes",
-        db_orders_group=f"{tag}.DbService-Orders",
-        mongo_db=tag.replace("-", "_")[:40],
-        poll_interval=0.2,
-    )
+    settings = isolate(own_stack.settings, unique_tag(request))
     ensure_topics(settings, default_topics(settings))
     return settings
 

@@ -28,6 +28,7 @@ import requests
 from kafkatrade.config import Settings
 from kafkatrade.pipeline import TARGETS_FILE
 from kafkatrade.stack.provision import ensure_prometheus
+from tests.conftest import isolate
 from tests.support import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,16 +81,7 @@ def _free_port() -> int:
 def _settings(stack_settings: Settings) -> Settings:
     """Topics, groups and database of this module only (as the `isolated` fixture makes)."""
     tag = f"observability-{uuid.uuid4().hex[:6]}"
-    return stack_settings.replace(
-        stocks_topic=f"{tag}.Stocks",
-        quotes_topic=f"{tag}.Quotes",
-        orders_topic=f"{tag}.Orders",
-        downloader_group=f"{tag}.QuotesDownloader",
-        bot_group=f"{tag}.TradingBot",
-        db_quotes_group=f"{tag}.DbService-Quotes",
-        db_orders_group=f"{tag}.DbService-Orders",
-        mongo_db=tag.replace("-", "_"),
-        poll_interval=0.2,
+    return isolate(stack_settings, tag).replace(
         market_port=_free_port(),  # the session's stays free for the other pipeline tests
     )
 
