@@ -15,15 +15,6 @@ def quotes(n: int, symbol: str = "GOOG", price: float = 100.0) -> list[Quote]:
     return [Quote(symbol, price + i, 1000 + i, T0 + timedelta(days=i), "test") for i in range(n)]
 
 
-@pytest.fixture
-def db(isolated):
-    database = mongo.connect(isolated)
-    mongo.ensure_indexes(database)
-    yield database
-    database.client.drop_database(database.name)
-    database.client.close()
-
-
 def test_each_quote_is_stored_once_however_often_it_is_written(db):
     batch = quotes(50)
     mongo.upsert_quotes(db, batch)

@@ -11,15 +11,6 @@ pytestmark = pytest.mark.stack
 T0 = datetime(2004, 8, 19, tzinfo=UTC)
 
 
-@pytest.fixture
-def db(isolated):
-    database = mongo.connect(isolated)
-    mongo.ensure_indexes(database)
-    yield database
-    database.client.drop_database(database.name)
-    database.client.close()
-
-
 def quotes(prices: list[float]) -> list[Quote]:
     return [Quote("GOOG", p, 1, T0 + timedelta(days=i), "test") for i, p in enumerate(prices)]
 
