@@ -20,13 +20,16 @@ from kafkatrade.kafka.groups import describe_groups
 
 log = logging.getLogger(__name__)
 
-# A consumer with no partitions this long is checked against its group.
-REJOIN_AFTER = 30.0
+# A consumer with no partitions this long is checked against its group: a little more than
+# the session timeout (clients.consumer's 10 s), after which the broker has dropped a member
+# that stopped heartbeating.
+REJOIN_AFTER = 12.0
 
 
 class MembershipWatch:
     """Checks, once a consumer has had no partitions for `rejoin_after` seconds, that its
-    group still counts it as an idle member (`lost` says when it does not)."""
+    group still counts it as an idle member (`lost` says when it does not). Only a settled
+    group (Stable or Empty) is judged; during a rebalance the check waits for the next turn."""
 
     def __init__(
         self,
@@ -56,8 +59,10 @@ class MembershipWatch:
         if now - self._unassigned_since < self.rejoin_after:
             return False
         self._unassigned_since = now
-        members = describe_groups(self.settings, [self.group])[self.group].members
-        mine = [m for m in members if m.client_id == self.client_id]
+        group = describe_groups(self.settings, [self.group])[self.group]
+        if group.state not in ("Stable", "Empty"):
+            return False  # a rebalance under way: a healthy consumer is rejoining; look later
+        mine = [m for m in group.members if m.client_id == self.client_id]
         if mine and not any(partitions for m in mine for partitions in m.partitions.values()):
             return False
         log.warning(
