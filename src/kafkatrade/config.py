@@ -18,6 +18,8 @@ from pathlib import Path
 ENV_PREFIX = "KAFKATRADE_"
 # The bars the strategies can see (kafkatrade.trading.bars.PERIODS).
 BARS = ("tick", "1m", "5m", "15m", "1h", "1d")
+# Kafka's security.protocol values.
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 
 class ConfigError(ValueError):
@@ -105,27 +107,36 @@ class Settings:
         for name in ("kafka_port", "kafka_controller_port", "mongo_port", "market_port"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:
-                raise ConfigError(f"{_flag(name)} must be a port between 1 and 65535, not {port}")
+                raise ConfigError(f"{_named(name)} must be a port between 1 and 65535, not {port}")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError(
-                f"--metrics-port must be between 0 and 65535, not {self.metrics_port}"
+                f"{_named('metrics_port')} must be between 0 and 65535, not {self.metrics_port}"
             )
         for name in ("stocks_partitions", "quotes_partitions", "orders_partitions"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{_flag(name)} must be at least 1, not {getattr(self, name)}")
+                raise ConfigError(f"{_named(name)} must be at least 1, not {getattr(self, name)}")
         for name in ("poll_interval", "http_timeout", "kafka_timeout", "order_notional"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{_flag(name)} must be positive, not {getattr(self, name)}")
+                raise ConfigError(f"{_named(name)} must be positive, not {getattr(self, name)}")
         for name in ("max_position_value", "stop_loss_pct", "take_profit_pct"):
             value = getattr(self, name)
             if value is not None and not (0 < value < math.inf):
-                raise ConfigError(f"{_flag(name)} must be a positive number, not {value}")
+                raise ConfigError(f"{_named(name)} must be a positive number, not {value}")
         if self.stop_loss_pct is not None and self.stop_loss_pct >= 100:
             raise ConfigError(
-                f"--stop-loss-pct is a percentage below 100, not {self.stop_loss_pct}"
+                f"{_named('stop_loss_pct')} is a percentage below 100, not {self.stop_loss_pct}"
             )
         if self.bar not in BARS:
-            raise ConfigError(f"--bar must be one of {', '.join(BARS)}, not {self.bar!r}")
+            raise ConfigError(f"{_named('bar')} must be one of {', '.join(BARS)}, not {self.bar!r}")
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(
+                f"{_named('security_protocol')} must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+                f"not {self.security_protocol!r}"
+            )
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{_named(name)}: no such file {path!r}")
 
     # Derived addresses: the local stack's unless given.
     @property
@@ -187,18 +198,23 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _named(name: str) -> str:
+    """How a user set it: the flag or the environment variable."""
+    return f"{_flag(name)} (or {ENV_PREFIX}{name.upper()})"
+
+
 def _convert(f: dataclasses.Field, raw: object, source: str) -> object:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    parse = {"int": int, "float": float, "Path": lambda text: Path(str(text))}.get(
+        kind.split(" ")[0], str
+    )
     try:
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            return float(raw)
-        if kind.startswith("Path"):
-            return Path(str(raw))
+        value = parse(raw)
     except ValueError:
         raise ConfigError(f"{source}: {raw!r} is not a valid {kind.split(' ')[0]}") from None
-    return str(raw)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {raw!r} is not a finite number")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser, groups: Iterable[str] = ("common",)) -> None:

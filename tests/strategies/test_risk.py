@@ -109,11 +109,26 @@ def test_the_engine_takes_its_risk_settings_from_the_bot_settings():
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"KAFKATRADE_BAR": "2m"}, "--bar must be one of tick, 1m, 5m, 15m, 1h, 1d, not '2m'"),
-        ({"KAFKATRADE_MAX_POSITION_VALUE": "0"}, "--max-position-value must be a positive"),
-        ({"KAFKATRADE_STOP_LOSS_PCT": "-1"}, "--stop-loss-pct must be a positive number"),
-        ({"KAFKATRADE_STOP_LOSS_PCT": "100"}, "--stop-loss-pct is a percentage below 100"),
-        ({"KAFKATRADE_TAKE_PROFIT_PCT": "nan"}, "--take-profit-pct must be a positive number"),
+        (
+            {"KAFKATRADE_BAR": "2m"},
+            "KAFKATRADE_BAR) must be one of tick, 1m, 5m, 15m, 1h, 1d, not '2m'",
+        ),
+        (
+            {"KAFKATRADE_MAX_POSITION_VALUE": "0"},
+            "KAFKATRADE_MAX_POSITION_VALUE) must be a positive",
+        ),
+        (
+            {"KAFKATRADE_STOP_LOSS_PCT": "-1"},
+            "KAFKATRADE_STOP_LOSS_PCT) must be a positive",
+        ),
+        (
+            {"KAFKATRADE_STOP_LOSS_PCT": "100"},
+            "KAFKATRADE_STOP_LOSS_PCT) is a percentage below 100",
+        ),
+        (
+            {"KAFKATRADE_TAKE_PROFIT_PCT": "nan"},
+            "KAFKATRADE_TAKE_PROFIT_PCT: 'nan' is not a finite",
+        ),
         ({"KAFKATRADE_TAKE_PROFIT_PCT": "ten"}, "KAFKATRADE_TAKE_PROFIT_PCT: 'ten' is not"),
     ],
 )

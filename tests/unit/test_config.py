@@ -42,9 +42,16 @@ def test_round_trip_through_the_environment_of_a_child():
     ("argv", "message"),
     [
         (["--kafka-port", "abc"], "--kafka-port: 'abc' is not a valid int"),
-        (["--kafka-port", "70000"], "--kafka-port must be a port"),
-        (["--quotes-partitions", "0"], "--quotes-partitions must be at least 1"),
-        (["--poll-interval", "-1"], "--poll-interval must be positive"),
+        (["--kafka-port", "70000"], "--kafka-port .or KAFKATRADE_KAFKA_PORT. must be a port"),
+        (
+            ["--quotes-partitions", "0"],
+            "KAFKATRADE_QUOTES_PARTITIONS. must be at least 1",
+        ),
+        (["--poll-interval", "-1"], "--poll-interval .or KAFKATRADE_POLL_INTERVAL. must be pos"),
+        (["--order-notional", "nan"], "--order-notional: 'nan' is not a finite number"),
+        (["--http-timeout", "inf"], "--http-timeout: 'inf' is not a finite number"),
+        (["--security-protocol", "TLS"], "must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+        (["--ssl-cafile", "/nonexistent/ca.pem"], "--ssl-cafile .* no such file"),
     ],
 )
 def test_bad_values_are_named(argv, message):
