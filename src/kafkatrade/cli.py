@@ -7,8 +7,11 @@ in one line on stderr and a non-zero exit; only bugs show a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
+import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -18,6 +21,41 @@ from kafkatrade.config import ConfigError, Settings, add_arguments
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+
+
+INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def _instance(text: str) -> str:
+    """A replica's name: part of its client ids and of the bot's transactional id."""
+    if not INSTANCE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a replica name: letters, digits, '.', '_' or '-', up to 63"
+        )
+    return text
+
+
+def _writable_folder(path: Path, flag: str) -> None:
+    """Creates the output folder now, so a wrong one fails before the work, in one line."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{flag} {path}: cannot create the folder ({error.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"{flag} {path}: the folder is not writable")
+
+
+def _writable_file(path: Path, flag: str) -> None:
+    """Checks before the work that the output file can be written where it goes."""
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"{flag} {path}: the folder {folder} is not writable")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -156,6 +194,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from kafkatrade import report
 
     settings = _settings(args)
+    _writable_folder(args.out, "--out")
     source = _quote_source(args)
     written = report.report_of_source(settings, source, args.strategy, args.out)
     print(f"report of {source.describe(settings)} in {written.path} ({len(written.charts)} charts)")
@@ -171,6 +210,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_names(settings.strategy_names)
     faults = _faults(args)
+    _writable_file(args.summary, "--summary")
+    if args.report is not None:
+        _writable_folder(args.report, "--report")
     # SIGTERM (from `timeout`, systemd, CI) unwinds like Ctrl-C, so the run stops what it started.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     data = load(args.data)
@@ -267,13 +309,19 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kafkatrade",
+        allow_abbrev=False,  # `run --rat 5` is a typo, not `--rate 5`
         description="Automated stock trading: QuotesDownloader -> Quotes -> TradingBot -> "
         "Orders, stored by DbService in MongoDB, on Apache Kafka.",
         epilog="Every setting is also read from the environment as KAFKATRADE_<NAME>, "
         "e.g. KAFKATRADE_BOOTSTRAP_SERVERS.",
     )
     parser.add_argument("--version", action="version", version=f"kafkatrade {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=functools.partial(argparse.ArgumentParser, allow_abbrev=False),
+    )
 
     run = commands.add_parser(
         "run",
@@ -373,7 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in service_help.items():
         service = commands.add_parser(name, help=text, description=text)
         service.add_argument(
-            "--instance", default="1", help="name of this replica, used in logs and client ids"
+            "--instance",
+            default="1",
+            type=_instance,
+            help="name of this replica, used in logs and client ids (and the bot's "
+            "transactional id: each replica its own)",
         )
         add_arguments(service, ("common", "stack"))
         service.set_defaults(handler=_cmd_service)

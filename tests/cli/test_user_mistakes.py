@@ -80,3 +80,48 @@ def test_unreachable_broker_is_reported_after_its_timeout():
 )
 def test_bad_settings_are_named(args, words):
     assert_one_line_error(kafkatrade(*args), *words)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["backtest", "--order-notional", "nan"], ["--order-notional: 'nan' is not a finite"]),
+        (["status", "--kafka-timeout", "inf"], ["--kafka-timeout: 'inf' is not a finite"]),
+        (["status", "--security-protocol", "TLS"], ["must be one of PLAINTEXT, SSL"]),
+        (["report", "--out", "/proc/no/such"], ["--out /proc/no/such: cannot create"]),
+        (["run", "--summary", "/no/such/dir/x.json"], ["--summary", "no folder /no/such/dir"]),
+    ],
+)
+def test_bad_numbers_and_output_paths_stop_before_any_work(args, words, tmp_path):
+    result = kafkatrade(*args, cwd=tmp_path)
+    assert_one_line_error(result, *words)
+    assert not (tmp_path / ".stack").exists()  # nothing was started
+
+
+def test_a_file_where_the_report_folder_goes_is_named(tmp_path):
+    (tmp_path / "report").write_text("not a folder")
+    result = kafkatrade("report", cwd=tmp_path)
+    assert_one_line_error(result, "--out report: is a file, not a folder")
+
+
+def test_an_environment_value_is_named_with_its_variable(tmp_path):
+    result = kafkatrade("backtest", env={"KAFKATRADE_POLL_INTERVAL": "-1"}, cwd=tmp_path)
+    assert_one_line_error(result, "KAFKATRADE_POLL_INTERVAL", "must be positive, not -1.0")
+
+
+@pytest.mark.parametrize("instance", ["", "a b", "-1", "x" * 64])
+def test_a_bad_replica_name_is_refused(instance, tmp_path):
+    result = kafkatrade("bot", "--instance", instance, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("is not a replica name: letters, digits, '.', '_' or '-', up to 63")
+    )
+
+
+def test_an_abbreviated_flag_is_a_mistake_not_another_flag(tmp_path):
+    result = kafkatrade("run", "--rat", "5", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unrecognized arguments: --rat 5" in result.stderr
+    assert not (tmp_path / ".stack").exists()
