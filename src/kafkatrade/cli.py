@@ -392,9 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     market.add_argument(
         "--data",
         type=Path,
-        help="Yahoo-style CSV, long CSV "
-        "(timestamp,symbol,price[,volume]) or a folder of them (default: "
-        "matplotlib's samples)",
+        help="Yahoo-style CSV, long CSV (timestamp,symbol,price[,volume]), wide CSV "
+        "(Date,<symbol>,...) or a folder of them (default: matplotlib's samples)",
     )
     market.add_argument(
         "--rate",
