@@ -24,12 +24,14 @@ log = logging.getLogger(__name__)
 # the session timeout (clients.consumer's 10 s), after which the broker has dropped a member
 # that stopped heartbeating.
 REJOIN_AFTER = 12.0
+# While the group rebalances, it is looked at again this often.
+SETTLE_CHECK = 1.0
 
 
 class MembershipWatch:
     """Checks, once a consumer has had no partitions for `rejoin_after` seconds, that its
     group still counts it as an idle member (`lost` says when it does not). Only a settled
-    group (Stable or Empty) is judged; during a rebalance the check waits for the next turn."""
+    group (Stable or Empty) is judged; during a rebalance it is looked at again every second."""
 
     def __init__(
         self,
@@ -44,24 +46,26 @@ class MembershipWatch:
         self.client_id = client_id
         self.rejoin_after = rejoin_after
         self._now = now
-        self._unassigned_since: float | None = None
+        self._next_check: float | None = None  # None while the consumer has partitions
 
     def lost(self, consumer: KafkaConsumer) -> bool:
         """True when `consumer` must be replaced: it has had no partitions for a while, and
         its group either does not list it or lists partitions for it that it does not have."""
         if consumer.assignment():
-            self._unassigned_since = None
+            self._next_check = None
             return False
         now = self._now()
-        if self._unassigned_since is None:
-            self._unassigned_since = now
+        if self._next_check is None:
+            self._next_check = now + self.rejoin_after
             return False
-        if now - self._unassigned_since < self.rejoin_after:
+        if now < self._next_check:
             return False
-        self._unassigned_since = now
         group = describe_groups(self.settings, [self.group])[self.group]
         if group.state not in ("Stable", "Empty"):
-            return False  # a rebalance under way: a healthy consumer is rejoining; look later
+            # A rebalance under way: a healthy consumer is rejoining. Look again shortly.
+            self._next_check = now + SETTLE_CHECK
+            return False
+        self._next_check = now + self.rejoin_after
         mine = [m for m in group.members if m.client_id == self.client_id]
         if mine and not any(partitions for m in mine for partitions in m.partitions.values()):
             return False
