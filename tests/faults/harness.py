@@ -200,7 +200,7 @@ class Outcome:
     mongo_orders_lost: int = 0
     mongo_orders_unexpected: int = 0
     topic_quotes_duplicated: int = 0  # on `Quotes`: harmless downstream, told for the record
-    fault_at_s: float | None = None  # since the symbols were published
+    fault_at_s: float | None = None  # since the replay started
     recovery_s: float | None = None  # fault's end -> the stage it hit is working again
     settled_s: float | None = None  # fault's end -> everything processed and stored
     settled: bool = False
@@ -350,7 +350,7 @@ class FaultRun:
         self.killed: set[str] = set()
         self.offsets = Offsets(self.settings)
         self.outcome = Outcome(case=case, fault=fault, rate=rate)
-        self.published_at = 0.0
+        self.stream_started_at = 0.0
         self.exited: dict[str, int] = {}
 
     # Processes
@@ -444,8 +444,9 @@ class FaultRun:
     # The stream
 
     def begin(self) -> None:
-        """Services first, each in its group; then the market, whose replay clock starts as
-        it binds; then the symbols: the stream begins when the downloaders see them."""
+        """Services first, each in its group; then the symbols, until every downloader has
+        taken its share; then the market, whose replay clock starts as it binds: the stream
+        begins only when every downloader is ready for it."""
         s = self.settings
         self.start("dbservice-1", "dbservice", "--instance", "1")
         self.start("bot-1", "bot", "--instance", "1")
@@ -461,23 +462,23 @@ class FaultRun:
             90,
             "every service in its consumer group",
         )
-        self.start(
-            "market", "market", "--rate", str(self.rate), "--port", str(s.market_port),
-            *self.market_args,
-        )  # fmt: skip
-        self.wait_for(self.market_status, 60, "the market replay server answers")
         catalogue.publish(s, self.expected.symbols)
-        self.published_at = time.monotonic()
-        # A member the broker counts may still never see its partitions (kafka-python 3.0.12
-        # under load): say so here rather than as quotes that never come.
+        # A member the broker counts may still never see its partitions (kafka-python 3.0.x);
+        # the downloader replaces such a consumer (kafka.membership) within ~15 s.
         self.wait_for(
             lambda: all(
                 self.log_count(f"downloader-{i}", "symbols=")
                 for i in range(1, self.downloaders + 1)
             ),
-            30,
+            60,
             "every downloader took its share of the symbols (its log says symbols=...)",
         )
+        self.start(
+            "market", "market", "--rate", str(self.rate), "--port", str(s.market_port),
+            *self.market_args,
+        )  # fmt: skip
+        self.wait_for(self.market_status, 60, "the market replay server answers")
+        self.stream_started_at = time.monotonic()
 
     def _members(self, group: str) -> int:
         members = group_partitions(self.settings, group)
@@ -494,8 +495,8 @@ class FaultRun:
         status = self.market_status()
         return status is not None and not status["finished"]
 
-    def since_published(self) -> float:
-        return round(time.monotonic() - self.published_at, 2)
+    def since_stream_started(self) -> float:
+        return round(time.monotonic() - self.stream_started_at, 2)
 
     def wait_for(self, condition: Callable[[], object], timeout: float, what: str) -> object:
         """The first truthy value of `condition()` within `timeout` s, else an AssertionError
@@ -533,7 +534,7 @@ class FaultRun:
         assert self.streaming(), (
             f"the replay ended before the fault ({what}); lower the rate\n{self.log_tails()}"
         )
-        self.outcome.fault_at_s = self.since_published()
+        self.outcome.fault_at_s = self.since_stream_started()
 
     def quotes_on_topic(self) -> int:
         return self.offsets.total(self.settings.quotes_topic) or 0

@@ -239,7 +239,7 @@ def test_provider_fails_a_fifth_of_the_requests(
         market_args=market_args,
     ) as run:
         run.begin()
-        outcome = run.finish(run.published_at)
+        outcome = run.finish(run.stream_started_at)
         status = run.market_status() or {}
         served = status.get("faults", {}).get("served", {})
         outcome.extra.update(
@@ -286,7 +286,7 @@ def test_malformed_records_produced_mid_stream(isolated, expected, tmp_path, rec
             for position, entry in placed.items()
             for service in REFUSED_BY[entry.kind]
         )
-        outcome = run.finish(run.published_at)
+        outcome = run.finish(run.stream_started_at)
         s = run.settings
 
         def dead_letters() -> Counter:
