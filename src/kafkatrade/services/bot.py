@@ -144,9 +144,10 @@ def _save_states(settings: Settings, producer: KafkaProducer, tp: TopicPartition
 
 
 def _subscribe(settings: Settings, client_id: str) -> tuple[KafkaConsumer, PartitionChanges]:
-    consumer = clients.consumer(settings, settings.bot_group, client_id=client_id)
     listener = PartitionChanges()
-    consumer.subscribe([settings.quotes_topic], listener=listener)
+    consumer = clients.consumer(
+        settings, settings.bot_group, [settings.quotes_topic], listener, client_id=client_id
+    )
     return consumer, listener
 
 

@@ -202,12 +202,12 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
     membership = MembershipWatch(settings, settings.downloader_group, client_id)
     # Idempotent (acks=all, at most 5 requests in flight, which the factory's 1 is): a send
     # the client retries after a lost acknowledgement is written once. Explicit, so that a
-    # conflicting setting fails at startup instead of silently turning idempotence off.
-    producer = clients.producer(settings, client_id=client_id, enable_idempotence=True)
-    dead_letters = dlq.DeadLetters(
-        clients.producer(settings, client_id=f"{client_id}-dlq", **dlq.PRODUCER_CONFIG),
-        "downloader",
+    # conflicting setting fails at startup instead of silently turning idempotence off. The
+    # same producer carries the dead letters of Stocks (hence their request size).
+    producer = clients.producer(
+        settings, client_id=client_id, enable_idempotence=True, **dlq.PRODUCER_CONFIG
     )
+    dead_letters = dlq.DeadLetters(producer, "downloader")
     catalogue = Catalogue(consumer, dead_letters)
     cursors: dict[str, int] = {}
     poller = Poller(provider, settings.poll_interval)
@@ -256,7 +256,6 @@ def run(settings: Settings, instance: str, stop: threading.Event, health: Health
                 log.info("published quotes=%d", delivered)
     finally:
         producer.close()
-        dead_letters.producer.close()
         consumer.close()
         provider.close()
         log.info("stopped")
