@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from kafkatrade.config import Settings
+from kafkatrade.kafka import clients
 from kafkatrade.kafka.groups import describe_groups
 from kafkatrade.kafka.history import read_history
-from kafkatrade.models import Order, Quote
+from kafkatrade.models import Order, Quote, epoch_ms
 
 
 def read_orders(settings: Settings) -> list[Order]:
@@ -20,6 +22,23 @@ def read_orders(settings: Settings) -> list[Order]:
 
 def read_quotes(settings: Settings) -> list[Quote]:
     return [Quote.from_json(r.value) for r in read_history(settings, settings.quotes_topic)]
+
+
+def send_quotes(settings: Settings, quotes: Iterable[Quote]) -> None:
+    """Produces the quotes onto the Quotes topic as the downloader does (keyed by symbol,
+    stamped with their event time) and waits until the broker has them all."""
+    producer = clients.producer(settings)
+    try:
+        for quote in quotes:
+            producer.send(
+                settings.quotes_topic,
+                key=quote.symbol,
+                value=quote.to_json(),
+                timestamp_ms=epoch_ms(quote.timestamp),
+            )
+        producer.flush()
+    finally:
+        producer.close()
 
 
 def kafkatrade(

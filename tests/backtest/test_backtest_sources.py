@@ -7,10 +7,8 @@ import pytest
 
 from kafkatrade.backtest import QuoteSource, backtest
 from kafkatrade.db import mongo
-from kafkatrade.kafka import clients
 from kafkatrade.marketdata import load
-from kafkatrade.models import epoch_ms
-from tests.support import kafkatrade
+from tests.support import kafkatrade, send_quotes
 
 pytestmark = pytest.mark.stack
 
@@ -27,18 +25,7 @@ def order_rows(evaluation):
 def test_topic_and_mongo_sources_trade_like_the_data_file(isolated):
     data = load()
     quotes = [bar.to_quote(symbol, "replay") for symbol, bars in data.items() for bar in bars]
-    producer = clients.producer(isolated)
-    try:
-        for quote in quotes:
-            producer.send(
-                isolated.quotes_topic,
-                key=quote.symbol,
-                value=quote.to_json(),
-                timestamp_ms=epoch_ms(quote.timestamp),
-            )
-        producer.flush()
-    finally:
-        producer.close()
+    send_quotes(isolated, quotes)
     db = mongo.connect(isolated)
     try:
         mongo.ensure_indexes(db)

@@ -7,9 +7,8 @@ from kafka import OffsetAndMetadata, TopicPartition
 
 from kafkatrade.kafka import clients
 from kafkatrade.marketdata import load
-from kafkatrade.models import epoch_ms
 from tests.reference import expected_orders
-from tests.support import read_orders, start_service, wait_for
+from tests.support import read_orders, send_quotes, start_service, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -28,19 +27,7 @@ def test_offsets_beyond_the_end_of_a_recreated_topic_do_not_silence_the_bot(isol
         )
     finally:
         group.close()
-    producer = clients.producer(settings)
-    try:
-        for bar in bars:
-            quote = bar.to_quote("GOOG", "test")
-            producer.send(
-                settings.quotes_topic,
-                key="GOOG",
-                value=quote.to_json(),
-                timestamp_ms=epoch_ms(quote.timestamp),
-            )
-        producer.flush()
-    finally:
-        producer.close()
+    send_quotes(settings, [bar.to_quote("GOOG", "test") for bar in bars])
     want = [
         (side, quantity, price)
         for _, side, quantity, price in expected_orders([bar.close for bar in bars], "sma_trend")

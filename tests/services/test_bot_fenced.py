@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kafkatrade.kafka import clients
-from kafkatrade.models import Quote, epoch_ms
-from tests.support import start_service, wait_for
+from kafkatrade.models import Quote
+from tests.support import send_quotes, start_service, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -25,27 +24,15 @@ def test_a_bot_fenced_by_a_second_one_with_its_instance_stops_with_one_line(isol
         wait_for(
             lambda: "started" in (tmp_path / "second.log").read_text(), 60, "the second bot up"
         )
-        producer = clients.producer(isolated)
         t0 = datetime(2024, 5, 1, 14, 30, tzinfo=UTC)
-        try:
-            # Quotes on every partition until the first bot transacts again, and is refused.
-            for minute in range(600):
-                if first.poll() is not None:
-                    break
-                for symbol in ("AAPL", "MSFT", "GOOG", "IBM"):
-                    quote = Quote(
-                        symbol, 100.0 + minute % 7, 10, t0 + timedelta(minutes=minute), "test"
-                    )
-                    producer.send(
-                        isolated.quotes_topic,
-                        key=symbol,
-                        value=quote.to_json(),
-                        timestamp_ms=epoch_ms(quote.timestamp),
-                    )
-                producer.flush()
-                time.sleep(0.1)
-        finally:
-            producer.close()
+        # Quotes on every partition until the first bot transacts again, and is refused.
+        for minute in range(600):
+            if first.poll() is not None:
+                break
+            when = t0 + timedelta(minutes=minute)
+            symbols = ("AAPL", "MSFT", "GOOG", "IBM")
+            send_quotes(isolated, [Quote(s, 100.0 + minute % 7, 10, when, "test") for s in symbols])
+            time.sleep(0.1)
         assert first.wait(60) == 1
         text = log.read_text()
         errors = [line for line in text.splitlines() if line.startswith("kafkatrade: error:")]

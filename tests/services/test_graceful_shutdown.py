@@ -12,13 +12,11 @@ from collections import Counter
 
 import pytest
 
-from kafkatrade.kafka import clients
 from kafkatrade.kafka.groups import describe_groups
 from kafkatrade.kafka.lag import LagReader
 from kafkatrade.marketdata import load
-from kafkatrade.models import epoch_ms
 from kafkatrade.trading.engine import TradingEngine
-from tests.support import read_orders, start_service, wait_for
+from tests.support import read_orders, send_quotes, start_service, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -69,16 +67,7 @@ def _publish_default_quotes(settings) -> list:
     """Every quote of the default data, straight into Quotes; returns them in send order."""
     data = load()
     quotes = [bar.to_quote(symbol, "test") for symbol in data for bar in data[symbol]]
-    producer = clients.producer(settings)
-    for quote in quotes:
-        producer.send(
-            settings.quotes_topic,
-            key=quote.symbol,
-            value=quote.to_json(),
-            timestamp_ms=epoch_ms(quote.timestamp),
-        )
-    producer.flush()
-    producer.close()
+    send_quotes(settings, quotes)
     return quotes
 
 
