@@ -73,9 +73,14 @@ def unique_tag(request) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in tag)
 
 
-@pytest.fixture
-def isolated(stack, stack_settings: Settings, request) -> Settings:
-    """Settings with this test's own topics, consumer groups and database, topics created."""
-    settings = isolate(stack_settings, unique_tag(request))
+def isolated_on(base: Settings, request) -> Settings:
+    """`base` with this test's own topics, consumer groups and database, topics created."""
+    settings = isolate(base, unique_tag(request))
     ensure_topics(settings, default_topics(settings))
     return settings
+
+
+@pytest.fixture
+def isolated(stack, stack_settings: Settings, request) -> Settings:
+    """The session stack's settings with this test's own topics, groups and database."""
+    return isolated_on(stack_settings, request)

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from kafkatrade.config import Settings
-from kafkatrade.kafka.topics import default_topics, ensure_topics
 from kafkatrade.stack import Stack
-from tests.conftest import isolate, unique_tag
-from tests.faults.harness import Expected, Outcome, expected_of, free_port, write_outcome
+from tests.conftest import free_port, isolated_on
+from tests.faults.harness import Expected, Outcome, expected_of, write_outcome
 
 OUTCOME_PROPERTY = "fault_outcome"
 
@@ -55,9 +54,7 @@ def own_stack(stack_settings: Settings, tmp_path_factory) -> Iterator[Stack]:
 def own_isolated(own_stack: Stack, request) -> Settings:
     """Like the `isolated` fixture, on the test's own stack: its own topics, groups and
     database, topics created."""
-    settings = isolate(own_stack.settings, unique_tag(request))
-    ensure_topics(settings, default_topics(settings))
-    return settings
+    return isolated_on(own_stack.settings, request)
 
 
 @pytest.fixture

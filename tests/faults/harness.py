@@ -14,7 +14,6 @@ import contextlib
 import json
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections import Counter, defaultdict
@@ -35,6 +34,7 @@ from kafkatrade.db import mongo
 from kafkatrade.kafka import clients
 from kafkatrade.marketdata import load
 from kafkatrade.models import InvalidRecord, Order, RecordKind, parse_record
+from tests.conftest import free_port
 from tests.support import group_partitions, start_service
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,12 +42,6 @@ STOCKS_FILE = REPO / "stocks.txt"
 
 RETRY_IN = re.compile(r"retry_in=([0-9.]+)s")
 OrderKey = tuple  # an order's fields as a tuple of (name, value): equal orders, equal keys
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def order_key(order: Order) -> OrderKey:

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -28,7 +27,7 @@ import requests
 from kafkatrade.config import Settings
 from kafkatrade.pipeline import TARGETS_FILE
 from kafkatrade.stack.provision import ensure_prometheus
-from tests.conftest import isolate
+from tests.conftest import free_port, isolate
 from tests.support import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,17 +71,11 @@ class Scraped:
         return float(result[0]["value"][1]) if result else math.nan
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _settings(stack_settings: Settings) -> Settings:
     """Topics, groups and database of this module only (as the `isolated` fixture makes)."""
     tag = f"observability-{uuid.uuid4().hex[:6]}"
     return isolate(stack_settings, tag).replace(
-        market_port=_free_port(),  # the session's stays free for the other pipeline tests
+        market_port=free_port(),  # the session's stays free for the other pipeline tests
     )
 
 
@@ -100,7 +93,7 @@ def _start_prometheus(
         ],
     }
     (folder / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
-    port = _free_port()
+    port = free_port()
     log = open(folder / "prometheus.log", "wb")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
         [
