@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -138,3 +139,20 @@ def ci_values(request) -> Path:
 @pytest.fixture(scope="session")
 def rendered(chart: Chart, ci_values: Path) -> Rendered:
     return chart.render(ci_values)
+
+
+def ci(name: str) -> Path:
+    return CHART / "ci" / f"{name}-values.yaml"
+
+
+def fullname(component: str) -> str:
+    return f"{RELEASE}-{component}" if component else RELEASE
+
+
+def check_documented(obj: dict, schema: dict) -> None:
+    """`obj` has every field its documentation requires (`schema`: the required fields only)."""
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(obj), key=str)
+    where = f"{obj['kind']} {obj['metadata']['name']}"
+    assert not errors, f"{where}: " + "; ".join(
+        f"{e.message} at {'.'.join(map(str, e.absolute_path))}" for e in errors
+    )
